@@ -1,0 +1,15 @@
+#include "modelseal/error.hpp"
+
+#include <cstring>
+
+namespace modelseal {
+
+Error errno_error(const std::string& what, const std::string& path, int err) {
+  std::string msg = what + ": " + path + ": " + std::strerror(err);
+  std::string hint;
+  if (err == EACCES || err == EPERM) hint = "check the permissions of " + path;
+  if (err == ENOSPC || err == EDQUOT) hint = "free some space on the file system";
+  return Error(Status::io, msg, hint);
+}
+
+}  // namespace modelseal

@@ -1,0 +1,138 @@
+#include "modelseal/hasher.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace modelseal {
+
+namespace {
+
+struct Job {
+  size_t file;
+  size_t shard;
+  uint64_t start, end;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+bool same_file(const ModelFile& f, const struct stat& st) {
+  int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  int64_t ctime = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return f.dev == st.st_dev && f.ino == st.st_ino && f.size == static_cast<uint64_t>(st.st_size) &&
+         f.mtime_ns == mtime && f.ctime_ns == ctime;
+}
+
+Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8_t> buf,
+                std::atomic<uint64_t>* done) {
+  if (f.kind != EntryKind::regular) throw untrusted("not a regular file (" + f.kind_detail + "): " + f.name);
+  // O_NONBLOCK: should a FIFO be swapped in after the walk, opening it must not hang.
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
+  Fd fd(::open(f.path.c_str(), flags));
+  if (fd.get() < 0) {
+    if (errno == ELOOP) throw untrusted("file was replaced by a symlink: " + f.name);
+    throw errno_error("cannot open", f.path.string(), errno);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
+  if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + f.name);
+  if (!same_file(f, st)) throw untrusted("file changed while the model was read: " + f.name);
+  ::posix_fadvise(fd.get(), static_cast<off_t>(job.start), static_cast<off_t>(job.end - job.start),
+                  POSIX_FADV_SEQUENTIAL);
+  Sha256 h;
+  uint64_t pos = job.start;
+  while (pos < job.end) {
+    uint64_t n = std::min<uint64_t>(job.end - pos, buf.size());
+    hash_fd_range(fd.get(), pos, n, h, buf, f.path.string());
+    pos += n;
+    if (done) done->fetch_add(n, std::memory_order_relaxed);
+  }
+  if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
+  if (!same_file(f, st)) throw untrusted("file changed while it was hashed: " + f.name);
+  return h.finish();
+}
+
+struct AlignedBuffer {
+  explicit AlignedBuffer(size_t n) : size(n) {
+    void* p = nullptr;
+    if (posix_memalign(&p, 4096, n) != 0) throw std::bad_alloc();
+    data.reset(static_cast<uint8_t*>(p));
+  }
+  struct Free { void operator()(uint8_t* p) const { std::free(p); } };
+  std::unique_ptr<uint8_t, Free> data;
+  size_t size;
+  std::span<uint8_t> span() { return {data.get(), size}; }
+};
+
+}  // namespace
+
+unsigned default_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? n : 1;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> shard_ranges(uint64_t size, uint64_t shard_size) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (shard_size == 0 || size == 0) {
+    out.emplace_back(0, size);
+    return out;
+  }
+  for (uint64_t start = 0; start < size; start += shard_size)
+    out.emplace_back(start, std::min(size, start + shard_size));
+  return out;
+}
+
+std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool allow_symlinks,
+                                    const HashOptions& opts) {
+  std::vector<FileDigests> out(files.size());
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto ranges = shard_ranges(files[i].size, opts.shard_size);
+    out[i].shards.resize(ranges.size());
+    for (size_t s = 0; s < ranges.size(); ++s) jobs.push_back({i, s, ranges[s].first, ranges[s].second});
+  }
+  // Largest first, so that no thread is left with one big file at the end.
+  std::stable_sort(jobs.begin(), jobs.end(),
+                   [](const Job& a, const Job& b) { return a.end - a.start > b.end - b.start; });
+
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  auto worker = [&]() {
+    AlignedBuffer buf(kReadChunk);
+    for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+      const Job& job = jobs[j];
+      try {
+        out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf.span(), opts.bytes_done);
+      } catch (const Error& e) {
+        std::lock_guard lock(err_mu);
+        if (!out[job.file].error) out[job.file].error = e;
+      }
+    }
+  };
+  unsigned threads = opts.threads ? opts.threads : default_threads();
+  threads = static_cast<unsigned>(std::min<size_t>(threads, jobs.size()));
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+  }
+  return out;
+}
+
+}  // namespace modelseal

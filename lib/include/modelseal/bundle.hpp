@@ -1,0 +1,24 @@
+// The Sigstore bundle that carries an OMS signature (model.sig).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "modelseal/dsse.hpp"
+
+namespace modelseal {
+
+struct Bundle {
+  std::string media_type;   // as read; kBundleMediaType when written
+  std::string key_hint;     // verificationMaterial.publicKey.hint: informational only
+  Envelope envelope;
+
+  std::string serialize() const;
+  // Parses bundle bytes (bounded in size and depth). Throws Error(not_trusted).
+  static Bundle parse(std::string_view bytes, const std::string& what);
+  // Reads and parses a bundle file; Error(io) if it cannot be read.
+  static Bundle load(const std::filesystem::path& path);
+};
+
+}  // namespace modelseal

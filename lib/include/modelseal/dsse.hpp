@@ -1,0 +1,30 @@
+// DSSE envelopes (secure-systems-lab/dsse v1) and their pre-authentication encoding.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modelseal/json.hpp"
+
+namespace modelseal {
+
+// "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body
+std::string pae(std::string_view payload_type, std::string_view payload);
+
+struct DsseSignature {
+  std::string sig;     // raw signature bytes
+  std::string keyid;   // a hint only, never trusted
+};
+
+struct Envelope {
+  std::string payload;        // raw payload bytes
+  std::string payload_type;
+  std::vector<DsseSignature> signatures;
+
+  json to_json() const;
+  // Structural parse only (base64, types, bounds); throws Error(not_trusted) naming `what`.
+  static Envelope from_json(const json& j, const std::string& what);
+};
+
+}  // namespace modelseal

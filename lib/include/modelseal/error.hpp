@@ -1,0 +1,41 @@
+// Errors: every failure carries the exit status it maps to (DESIGN §7).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace modelseal {
+
+// Exit status of every tool; also the category of a library error.
+enum class Status : int {
+  ok = 0,
+  not_trusted = 1,  // verification failed, unsafe content: the model is not trusted
+  usage = 2,        // the caller asked for something malformed (bad flag, bad policy)
+  io = 3,           // I/O or system error
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(Status status, const std::string& what, std::string hint = {})
+      : std::runtime_error(what), status_(status), hint_(std::move(hint)) {}
+  Status status() const noexcept { return status_; }
+  const std::string& hint() const noexcept { return hint_; }
+
+ private:
+  Status status_;
+  std::string hint_;
+};
+
+inline Error untrusted(const std::string& what, std::string hint = {}) {
+  return Error(Status::not_trusted, what, std::move(hint));
+}
+inline Error usage_error(const std::string& what, std::string hint = {}) {
+  return Error(Status::usage, what, std::move(hint));
+}
+inline Error io_error(const std::string& what, std::string hint = {}) {
+  return Error(Status::io, what, std::move(hint));
+}
+// An I/O error from errno: "<what>: <path>: <strerror>".
+Error errno_error(const std::string& what, const std::string& path, int err);
+
+}  // namespace modelseal

@@ -1,0 +1,38 @@
+// The hashing engine: every file (or shard of a file) of a model on a pool of threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "modelseal/error.hpp"
+#include "modelseal/hash.hpp"
+#include "modelseal/walk.hpp"
+
+namespace modelseal {
+
+struct HashOptions {
+  unsigned threads = 0;                          // 0: one per core
+  uint64_t shard_size = 0;                       // 0: whole files ("files" serialization)
+  std::atomic<uint64_t>* bytes_done = nullptr;   // progress counter, if wanted
+};
+
+struct FileDigests {
+  std::vector<Digest> shards;   // one digest per shard (one for the "files" method)
+  std::optional<Error> error;   // set when the file could not be hashed
+};
+
+// Shard boundaries of a file of `size` bytes: [start, end) pairs; one [0,0) for an empty file.
+std::vector<std::pair<uint64_t, uint64_t>> shard_ranges(uint64_t size, uint64_t shard_size);
+
+// Hashes `files` (regular ones; others get an error). The result is in the order of `files` and
+// is identical for every thread count. Each file is opened once per shard with O_NOFOLLOW
+// (unless symlinks are allowed), checked to be a regular file, and its size/mtime/ctime are
+// compared before and after hashing: a file that changed is reported, never hashed silently.
+std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool allow_symlinks,
+                                    const HashOptions& opts);
+
+unsigned default_threads();
+
+}  // namespace modelseal

@@ -1,0 +1,37 @@
+// Signing a model: hash, build the statement, sign the PAE, verify the result, write atomically.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "modelseal/bundle.hpp"
+#include "modelseal/hasher.hpp"
+#include "modelseal/keys.hpp"
+#include "modelseal/manifest.hpp"
+
+namespace modelseal {
+
+struct SignOptions {
+  std::filesystem::path signature;          // empty: default_signature_path(model)
+  std::vector<std::string> ignore_paths;    // user-given, relative to the model root
+  bool allow_symlinks = false;
+  uint64_t shard_size = 0;                  // 0: "files" serialization
+  HashOptions hash;
+};
+
+struct SignResult {
+  Manifest manifest;
+  Bundle bundle;
+  std::filesystem::path signature;
+};
+
+// Builds the manifest of `model` as it would be signed (also what `digest` prints).
+Manifest manifest_for(const std::filesystem::path& model, const SignOptions& opts);
+
+// Signs with every key in `keys` (one DSSE signature each), verifies the bundle against the
+// keys' public halves and the manifest, then writes it atomically. Throws Error.
+SignResult sign_model(const std::filesystem::path& model, const std::vector<const PrivateKey*>& keys,
+                      const SignOptions& opts);
+
+}  // namespace modelseal

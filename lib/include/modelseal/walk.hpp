@@ -1,0 +1,60 @@
+// Walking a model directory (or single file) into the list of files a manifest covers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace modelseal {
+
+enum class EntryKind {
+  regular,      // a regular file (or, with allow_symlinks, a symlink to one)
+  symlink,      // a symlink while symlinks are not allowed, or a dangling / directory symlink
+  special,      // FIFO, socket, device: never opened
+};
+
+struct ModelFile {
+  std::string name;            // POSIX path relative to the model root (basename for a file model)
+  std::filesystem::path path;  // where it is on disk
+  EntryKind kind = EntryKind::regular;
+  std::string kind_detail;     // "fifo", "socket", "symlink", ... for errors
+  // stat() of what will be read, to detect a file that changes while it is hashed.
+  uint64_t size = 0, dev = 0, ino = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+};
+
+struct ModelTree {
+  std::filesystem::path root;
+  bool single_file = false;
+  std::string model_name;         // the directory's (or file's) base name
+  std::vector<ModelFile> files;   // sorted in manifest order (name_less)
+};
+
+struct WalkOptions {
+  std::vector<std::string> ignore_paths;  // relative to the model root, POSIX
+  bool allow_symlinks = false;
+};
+
+// Throws Error(io) if `model` does not exist or cannot be listed. Non-regular entries are
+// returned with their kind so that the caller decides (sign refuses, verify reports).
+ModelTree walk_model(const std::filesystem::path& model, const WalkOptions& opts);
+
+// Order of resources: by path components, each compared by code point (UTF-8 bytes), as the
+// reference implementation sorts its PurePosixPath keys.
+bool name_less(std::string_view a, std::string_view b);
+
+// True if `name` is one of `ignore_paths` or below one of them.
+bool is_ignored(std::string_view name, const std::vector<std::string>& ignore_paths);
+
+// Checks a resource path from an untrusted manifest; returns why it is invalid, if it is.
+std::optional<std::string> invalid_path_reason(std::string_view name);
+
+// Normalises a user-given ignore path to a path relative to the model root; nullopt if it is
+// outside the model.
+std::optional<std::string> relative_ignore_path(const std::filesystem::path& model_root,
+                                                const std::string& given);
+
+}  // namespace modelseal

@@ -1,0 +1,202 @@
+#include "modelseal/policy.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fnmatch.h>
+
+#include "modelseal/encoding.hpp"
+#include "modelseal/error.hpp"
+#include "modelseal/fileio.hpp"
+#include "modelseal/json.hpp"
+
+namespace modelseal {
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  return ::fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), 0) == 0;
+}
+
+std::optional<std::time_t> parse_rfc3339(std::string_view s) {
+  struct tm tm {};
+  int n = 0;
+  std::string str(s);
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+    return std::nullopt;
+  std::string_view rest = s.substr(19);
+  if (!rest.empty() && rest[0] == '.') {  // fractional seconds are dropped
+    size_t k = 1;
+    while (k < rest.size() && rest[k] >= '0' && rest[k] <= '9') ++k;
+    if (k == 1) return std::nullopt;
+    rest.remove_prefix(k);
+  }
+  long offset = 0;
+  if (rest == "Z" || rest == "z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+      return std::nullopt;
+    offset = (rest[0] == '+' ? 1 : -1) * (hh * 3600L + mm * 60L);
+  } else {
+    return std::nullopt;
+  }
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return timegm(&tm) - offset;
+}
+
+std::string format_rfc3339(std::time_t t) {
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Policy Policy::from_keys(std::vector<PublicKey> keys) {
+  if (keys.empty()) throw usage_error("no trusted key given", "use -p KEY.pub or --policy FILE");
+  Policy p;
+  for (auto& k : keys) {
+    std::string id = k.keyid().substr(0, 16);
+    p.keys_.push_back({id, std::move(k), std::nullopt, std::nullopt, false, {}});
+  }
+  return p;
+}
+
+Policy Policy::load(const std::filesystem::path& path) {
+  std::string text;
+  try {
+    text = read_file_limited(path, 4u << 20, "policy");
+  } catch (const Error& e) {
+    // A policy too large to read is a bad policy, not an untrusted model.
+    throw Error(e.status() == Status::not_trusted ? Status::usage : e.status(), e.what(), e.hint());
+  }
+  return parse(text, path.parent_path(), "policy " + path.string());
+}
+
+Policy Policy::parse(std::string_view text, const std::filesystem::path& base_dir, const std::string& what) {
+  // Every problem with a policy is the operator's to fix: usage error, never "trust everything".
+  try {
+    json j = parse_json_strict(text, what);
+    if (!j.is_object()) throw usage_error(what + ": expected a JSON object");
+    for (const auto& [k, v] : j.items())
+      if (k != "version" && k != "keys" && k != "threshold" && k != "revoked_digests" && k != "unlisted_files" &&
+          k != "description")
+        throw usage_error(what + ": unknown field \"" + k + "\"");
+    if (j.contains("version") && j["version"] != 1) throw usage_error(what + ": unsupported version");
+    Policy p;
+    const json& keys = require(j, "keys", json::value_t::array, what);
+    if (keys.empty()) throw usage_error(what + ": no keys", "a policy must name at least one trusted key");
+    for (const json& k : keys) {
+      std::string type = require_string(k, "type", what);
+      auto kt = key_type_from_name(type);
+      if (!kt) throw usage_error(what + ": unknown key type \"" + type + "\" (expected ed25519, p256 or p384)");
+      std::optional<PublicKey> pub;
+      if (k.contains("pem")) {
+        pub = PublicKey::from_pem(require_string(k, "pem", what), what);
+      } else if (k.contains("path")) {
+        std::filesystem::path kp = require_string(k, "path", what);
+        pub = PublicKey::load(kp.is_absolute() ? kp : base_dir / kp);
+      } else {
+        throw usage_error(what + ": a key needs \"pem\" or \"path\"");
+      }
+      if (pub->type() != *kt)
+        throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub->type())));
+      TrustedKey tk{k.contains("id") ? require_string(k, "id", what) : pub->keyid().substr(0, 16), *pub,
+                    std::nullopt, std::nullopt, false, {}};
+      for (const char* field : {"not_before", "not_after"}) {
+        if (!k.contains(field)) continue;
+        auto t = parse_rfc3339(require_string(k, field, what));
+        if (!t) throw usage_error(what + ": " + field + " of key " + tk.id + " is not an RFC 3339 time");
+        (std::string_view(field) == "not_before" ? tk.not_before : tk.not_after) = t;
+      }
+      if (k.contains("revoked")) tk.revoked = require(k, "revoked", json::value_t::boolean, what).get<bool>();
+      if (k.contains("models"))
+        for (const json& g : require(k, "models", json::value_t::array, what)) {
+          if (!g.is_string()) throw usage_error(what + ": models of key " + tk.id + " must be strings");
+          tk.models.push_back(g.get<std::string>());
+        }
+      for (const auto& other : p.keys_)
+        if (other.key.keyid() == tk.key.keyid()) throw usage_error(what + ": key " + tk.id + " is listed twice");
+      p.keys_.push_back(std::move(tk));
+    }
+    if (j.contains("threshold")) {
+      const json& t = require(j, "threshold", json::value_t::number_unsigned, what);
+      uint64_t th = t.get<uint64_t>();
+      if (th == 0 || th > p.keys_.size())
+        throw usage_error(what + ": threshold must be between 1 and the number of keys");
+      p.threshold_ = static_cast<unsigned>(th);
+    }
+    if (j.contains("revoked_digests"))
+      for (const json& d : require(j, "revoked_digests", json::value_t::array, what)) {
+        std::string s = d.is_string() ? d.get<std::string>() : "";
+        if (s.starts_with("sha256:")) s = s.substr(7);
+        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+        auto raw = from_hex(s);
+        if (!raw || raw->size() != 32) throw usage_error(what + ": revoked_digests holds an invalid digest");
+        p.revoked_digests_.push_back(s);
+      }
+    if (j.contains("unlisted_files")) {
+      std::string u = require_string(j, "unlisted_files", what);
+      if (u == "insecure-ignore") p.ignore_unlisted_ = true;
+      else if (u != "reject") throw usage_error(what + ": unlisted_files must be \"reject\" or \"insecure-ignore\"");
+    }
+    return p;
+  } catch (const Error& e) {
+    if (e.status() == Status::not_trusted) throw usage_error(e.what(), e.hint());
+    throw;
+  }
+}
+
+std::vector<const TrustedKey*> Policy::valid_signers(const Envelope& env, std::time_t /*now*/) const {
+  const std::string message = pae(env.payload_type, env.payload);
+  std::vector<const TrustedKey*> out;
+  for (const auto& sig : env.signatures) {
+    for (const auto& tk : keys_) {
+      if (std::find(out.begin(), out.end(), &tk) != out.end()) continue;  // the same key counts once
+      try {
+        tk.key.verify(message, sig.sig);
+        out.push_back(&tk);
+        break;
+      } catch (const Error&) {
+      }
+    }
+  }
+  if (out.empty()) throw untrusted("no signature is from a trusted key");
+  return out;
+}
+
+std::vector<Signer> Policy::authorize(const std::vector<const TrustedKey*>& signers, std::string_view model_name,
+                                      const Digest& root, std::time_t now) const {
+  std::string root_hex = digest_hex(root);
+  if (std::find(revoked_digests_.begin(), revoked_digests_.end(), root_hex) != revoked_digests_.end())
+    throw untrusted("model digest sha256:" + root_hex + " is revoked by the policy");
+  std::vector<Signer> ok;
+  std::vector<std::string> why;
+  for (const TrustedKey* tk : signers) {
+    if (tk->revoked) {
+      why.push_back("key " + tk->id + " is revoked");
+    } else if (tk->not_before && now < *tk->not_before) {
+      why.push_back("key " + tk->id + " is not valid before " + format_rfc3339(*tk->not_before));
+    } else if (tk->not_after && now > *tk->not_after) {
+      why.push_back("key " + tk->id + " expired at " + format_rfc3339(*tk->not_after));
+    } else if (!tk->models.empty() &&
+               std::none_of(tk->models.begin(), tk->models.end(),
+                            [&](const std::string& g) { return glob_match(g, model_name); })) {
+      why.push_back("key " + tk->id + " may not sign model \"" + std::string(model_name) + "\"");
+    } else {
+      ok.push_back({tk->id, tk->key.keyid()});
+    }
+  }
+  if (ok.size() < threshold_) {
+    std::string msg = "signed by " + std::to_string(ok.size()) + " trusted key" + (ok.size() == 1 ? "" : "s") +
+                      ", the policy requires " + std::to_string(threshold_);
+    for (const auto& w : why) msg += "; " + w;
+    throw untrusted(msg);
+  }
+  return ok;
+}
+
+}  // namespace modelseal

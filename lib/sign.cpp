@@ -1,0 +1,76 @@
+#include "modelseal/sign.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "modelseal/error.hpp"
+#include "modelseal/fileio.hpp"
+#include "modelseal/formats.hpp"
+#include "modelseal/policy.hpp"
+#include "modelseal/verify.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelseal {
+
+Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
+  Serialization ser;
+  ser.allow_symlinks = opts.allow_symlinks;
+  if (opts.shard_size) {
+    ser.method = Method::shards;
+    ser.shard_size = opts.shard_size;
+  }
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) {
+    std::set<std::string, decltype(&name_less)> ignores(&name_less);
+    for (auto d : kDefaultIgnores) ignores.emplace(d);
+    fs::path sig = opts.signature.empty() ? default_signature_path(model) : fs::absolute(opts.signature, ec);
+    if (auto rel = relative_ignore_path(model, fs::absolute(sig, ec).string())) ignores.insert(*rel);
+    for (const auto& ig : opts.ignore_paths) {
+      auto rel = relative_ignore_path(model, ig);
+      if (!rel) throw usage_error("ignore path is outside the model: " + ig);
+      ignores.insert(*rel);
+    }
+    ser.ignore_paths.assign(ignores.begin(), ignores.end());
+  }
+  ModelTree tree = walk_model(model, {ser.ignore_paths, ser.allow_symlinks});
+  return hash_model(tree, ser, opts.hash);
+}
+
+SignResult sign_model(const fs::path& model, const std::vector<const PrivateKey*>& keys, const SignOptions& opts) {
+  if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
+  SignResult out;
+  out.signature = opts.signature.empty() ? default_signature_path(model) : opts.signature;
+  out.manifest = manifest_for(model, opts);
+  if (out.manifest.resources.empty())
+    throw usage_error("model has no files to sign: " + model.string());
+
+  Envelope& env = out.bundle.envelope;
+  env.payload = out.manifest.statement();
+  env.payload_type = std::string(kInTotoPayloadType);
+  const std::string message = pae(env.payload_type, env.payload);
+  std::vector<PublicKey> pubs;
+  for (const PrivateKey* k : keys) {
+    if (std::any_of(pubs.begin(), pubs.end(), [&](const PublicKey& p) { return p.keyid() == k->public_key().keyid(); }))
+      throw usage_error("the same key was given twice");
+    env.signatures.push_back({k->sign(message), k->public_key().keyid()});
+    pubs.push_back(k->public_key());
+  }
+  out.bundle.media_type = std::string(kBundleMediaType);
+  out.bundle.key_hint = keys.front()->public_key().hint();
+  const std::string bytes = out.bundle.serialize();
+
+  // Verify what is about to be written, as a verifier will read it (minisign does the same).
+  Bundle reread = Bundle::parse(bytes, "new signature");
+  Policy self = Policy::from_keys(pubs);
+  auto signers = self.valid_signers(reread.envelope, 0);
+  Manifest check = Manifest::from_statement(reread.envelope.payload);
+  if (signers.size() != keys.size() || check.root() != out.manifest.root() ||
+      check.resources.size() != out.manifest.resources.size())
+    throw io_error("the new signature does not verify; nothing was written");
+
+  write_file_atomic(out.signature, bytes, 0644);
+  return out;
+}
+
+}  // namespace modelseal

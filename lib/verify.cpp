@@ -1,0 +1,239 @@
+#include "modelseal/verify.hpp"
+
+#include <algorithm>
+#include <map>
+#include <sys/stat.h>
+
+#include "modelseal/formats.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelseal {
+
+namespace {
+
+std::string_view status_name(Status s) {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::not_trusted: return "not_trusted";
+    case Status::usage: return "usage";
+    case Status::io: return "io";
+  }
+  return "io";
+}
+
+// Records the failure in the report and throws it.
+[[noreturn]] void fail(VerifyReport* report, const Error& e) {
+  if (report) {
+    report->status = e.status();
+    report->error = e.what();
+  }
+  throw e;
+}
+
+// The on-disk files the verifier compares with the manifest: user ignores, recorded ignores,
+// the default git paths and the signature itself are left out.
+WalkOptions verifier_walk_options(const fs::path& model, const fs::path& sig, const Manifest& m,
+                                  const VerifyOptions& opts) {
+  WalkOptions w;
+  w.allow_symlinks = m.serialization.allow_symlinks || opts.allow_symlinks;
+  w.ignore_paths = m.serialization.ignore_paths;
+  for (auto d : kDefaultIgnores) w.ignore_paths.emplace_back(d);
+  for (const auto& ig : opts.ignore_paths)
+    if (auto rel = relative_ignore_path(model, ig)) w.ignore_paths.push_back(*rel);
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) {
+    fs::path abs_sig = sig.is_absolute() ? sig : fs::absolute(sig, ec);
+    if (auto rel = relative_ignore_path(model, abs_sig.string())) w.ignore_paths.push_back(*rel);
+  }
+  return w;
+}
+
+}  // namespace
+
+json VerifyReport::to_json() const {
+  json files_j = json::array();
+  for (const auto& f : files) {
+    json e = {{"name", f.name}, {"ok", f.ok}};
+    if (!f.ok) e["reason"] = f.reason;
+    files_j.push_back(e);
+  }
+  json signers_j = json::array();
+  for (const auto& s : signers) signers_j.push_back({{"id", s.id}, {"keyid", s.keyid}});
+  json j = {{"model", model},
+            {"signature", signature},
+            {"verified", status == Status::ok},
+            {"status", status_name(status)},
+            {"exit_code", static_cast<int>(status)},
+            {"signers", signers_j},
+            {"files", files_j},
+            {"ignored", ignored}};
+  if (!root_digest.empty()) j["root_digest"] = "sha256:" + root_digest;
+  if (!error.empty()) j["error"] = error;
+  return j;
+}
+
+fs::path default_signature_path(const fs::path& model) {
+  std::error_code ec;
+  if (fs::is_directory(model, ec)) return model / std::string(kDefaultSignatureName);
+  fs::path p = model;
+  p += std::string(kSignatureSuffix);
+  return p;
+}
+
+std::vector<const Resource*> VerifiedModel::resources_for(std::string_view name) const {
+  std::vector<const Resource*> out;
+  for (const auto& r : manifest_.resources) {
+    std::string_view path = r.name;
+    if (manifest_.serialization.method == Method::shards) {
+      auto sn = parse_shard_name(r.name);
+      if (!sn || sn->path != name) continue;
+      out.push_back(&r);
+      continue;
+    }
+    if (path == name || (single_file_ && path == "." && manifest_.resources.size() == 1)) out.push_back(&r);
+  }
+  return out;
+}
+
+VerifiedModel verify_signature(const fs::path& model, const Policy& policy, const VerifyOptions& opts,
+                               VerifyReport* report) {
+  const std::time_t now = opts.now ? opts.now : std::time(nullptr);  // one clock reading
+  fs::path sig = opts.signature.empty() ? default_signature_path(model) : opts.signature;
+  if (report) {
+    report->model = model.string();
+    report->signature = sig.string();
+  }
+  try {
+    struct stat st;
+    if (::stat(model.c_str(), &st) != 0) throw errno_error("cannot open model", model.string(), errno);
+    Bundle bundle = Bundle::load(sig);
+    // Authenticate, then parse: the statement is read only from bytes a trusted key signed.
+    auto signers = policy.valid_signers(bundle.envelope, now);
+    if (bundle.envelope.payload_type != kInTotoPayloadType)
+      throw untrusted("signature " + sig.string() + ": unexpected payloadType \"" + bundle.envelope.payload_type + "\"");
+    VerifiedModel vm;
+    vm.root_ = model;
+    vm.single_file_ = !S_ISDIR(st.st_mode);
+    vm.manifest_ = Manifest::from_statement(bundle.envelope.payload);
+    vm.root_digest_ = vm.manifest_.root();
+    vm.signers_ = policy.authorize(signers, vm.manifest_.model_name, vm.root_digest_, now);
+    if (report) {
+      report->root_digest = digest_hex(vm.root_digest_);
+      report->signers = vm.signers_;
+    }
+    return vm;
+  } catch (const Error& e) {
+    fail(report, e);
+  }
+}
+
+VerifiedModel verify_model(const fs::path& model, const Policy& policy, const VerifyOptions& opts,
+                           VerifyReport* report) {
+  VerifyReport local;
+  if (!report) report = &local;
+  VerifiedModel vm = verify_signature(model, policy, opts, report);
+  const Manifest& m = vm.manifest_;
+  const bool shards = m.serialization.method == Method::shards;
+  fs::path sig = opts.signature.empty() ? default_signature_path(model) : opts.signature;
+  try {
+    WalkOptions wo = verifier_walk_options(model, sig, m, opts);
+    ModelTree tree = walk_model(model, wo);
+
+    // What the signature lists, by file path.
+    std::map<std::string, std::vector<const Resource*>, decltype(&name_less)> listed(&name_less);
+    for (const auto& r : m.resources) {
+      std::string path = shards ? parse_shard_name(r.name)->path : r.name;
+      if (tree.single_file && (path == "." || path == tree.model_name)) path = tree.model_name;
+      listed[path].push_back(&r);
+    }
+
+    std::map<std::string, FileCheck, decltype(&name_less)> checks(&name_less);
+    std::vector<ModelFile> to_hash;
+    const bool ignore_unlisted = opts.insecure_ignore_unsigned_files || policy.insecure_ignore_unlisted_files();
+    for (const auto& f : tree.files) {
+      auto it = listed.find(f.name);
+      if (it == listed.end()) {
+        if (ignore_unlisted) {
+          report->ignored.push_back(f.name);
+        } else {
+          std::string what = f.kind == EntryKind::regular ? "file" : f.kind_detail;
+          checks[f.name] = {f.name, false, "unlisted " + what + " (not in the signature)"};
+        }
+        continue;
+      }
+      if (f.kind != EntryKind::regular) {
+        checks[f.name] = {f.name, false, "is a " + f.kind_detail + ", signed as a regular file"};
+        continue;
+      }
+      if (shards) {
+        auto want = shard_ranges(f.size, m.serialization.shard_size);
+        std::vector<std::pair<uint64_t, uint64_t>> have;
+        for (const Resource* r : it->second) {
+          auto sn = parse_shard_name(r->name);
+          have.emplace_back(sn->start, sn->end);
+        }
+        std::sort(have.begin(), have.end());
+        if (have != want) {
+          uint64_t signed_size = have.empty() ? 0 : have.back().second;
+          checks[f.name] = {f.name, false, "size is " + std::to_string(f.size) + " bytes, signed as " +
+                                               std::to_string(signed_size)};
+          continue;
+        }
+      }
+      to_hash.push_back(f);
+    }
+    for (const auto& [path, res] : listed)
+      if (!checks.count(path) && std::none_of(tree.files.begin(), tree.files.end(),
+                                              [&](const ModelFile& f) { return f.name == path; }))
+        checks[path] = {path, false, "missing"};
+
+    HashOptions ho = opts.hash;
+    ho.shard_size = shards ? m.serialization.shard_size : 0;
+    auto digests = hash_files(to_hash, wo.allow_symlinks || tree.single_file, ho);
+    for (size_t i = 0; i < to_hash.size(); ++i) {
+      const ModelFile& f = to_hash[i];
+      FileCheck c{f.name, true, "", Status::ok};
+      if (digests[i].error) {
+        c = {f.name, false, digests[i].error->what(), digests[i].error->status()};
+      } else {
+        auto want = listed[f.name];
+        if (shards)
+          std::sort(want.begin(), want.end(), [](const Resource* a, const Resource* b) {
+            return parse_shard_name(a->name)->start < parse_shard_name(b->name)->start;
+          });
+        for (size_t s = 0; s < want.size(); ++s)
+          if (digests[i].shards[s] != want[s]->digest) {
+            c = {f.name, false,
+                 "modified: sha256 is " + digest_hex(digests[i].shards[s]) + " but the signature says " +
+                     digest_hex(want[s]->digest) + (shards ? " (shard " + want[s]->name + ")" : "")};
+            break;
+          }
+      }
+      checks[f.name] = c;
+    }
+    size_t failed = 0;
+    const FileCheck* first = nullptr;
+    bool any_untrusted = false;
+    for (auto& [name, c] : checks) {
+      report->files.push_back(c);
+      if (c.ok) continue;
+      ++failed;
+      if (!first) first = &c;
+      any_untrusted |= c.status != Status::io;
+    }
+    if (failed) {
+      std::string msg = "model does not match its signature: " + first->name + ": " + first->reason;
+      if (failed > 1) msg += " (and " + std::to_string(failed - 1) + " more)";
+      // Unreadable files alone are an I/O error; anything else means the model is not trusted.
+      throw Error(any_untrusted ? Status::not_trusted : Status::io, msg);
+    }
+    vm.files_checked_ = true;
+    report->status = Status::ok;
+    return vm;
+  } catch (const Error& e) {
+    fail(report, e);
+  }
+}
+
+}  // namespace modelseal

@@ -1,0 +1,105 @@
+#include "common.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace modelseal::tool {
+
+void print_error(const Error& e) {
+  std::fprintf(stderr, "modelseal: %s\n", e.what());
+  if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+}
+
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    if (!msg.empty()) msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
+    while (!msg.empty() && (msg.back() == '.' || msg.back() == '\n')) msg.pop_back();
+    print_error(usage_error(msg, "see '" + app.get_name() + " --help'"));
+    return static_cast<int>(Status::usage);
+  }
+  try {
+    return body();
+  } catch (const Error& e) {
+    print_error(e);
+    return static_cast<int>(e.status());
+  } catch (const std::bad_alloc&) {
+    print_error(io_error("out of memory"));
+    return static_cast<int>(Status::io);
+  } catch (const std::exception& e) {
+    print_error(io_error(e.what()));
+    return static_cast<int>(Status::io);
+  }
+}
+
+void add_common(CLI::App& app, bool& quiet) {
+  app.add_flag("-q,--quiet", quiet, "No progress line and no summary on success");
+  app.set_version_flag("-V,--version", "modelseal 0.1.0");
+}
+
+Progress::Progress(std::string label, const std::function<uint64_t()>& total, bool quiet)
+    : label_(std::move(label)), total_(0) {
+  if (quiet || !::isatty(STDERR_FILENO)) return;
+  total_ = total();
+  if (total_ > 0) thread_ = std::thread([this] { loop(); });
+}
+
+Progress::~Progress() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Progress::loop() {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  bool shown = false;
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    double secs = std::chrono::duration<double>(clock::now() - start).count();
+    if (secs < 1.0) continue;  // quick work shows nothing
+    uint64_t done = done_.load();
+    double rate = done / secs;
+    double eta = rate > 0 ? (total_ - std::min(done, total_)) / rate : 0;
+    std::fprintf(stderr, "\r%s: %.1f / %.1f MiB, %.0f MiB/s, %.0f s left   ", label_.c_str(), done / 1048576.0,
+                 total_ / 1048576.0, rate / 1048576.0, eta);
+    shown = true;
+  }
+  if (shown) std::fprintf(stderr, "\r\033[K");
+}
+
+uint64_t model_size(const std::string& model) {
+  std::error_code ec;
+  if (fs::is_regular_file(model, ec)) return fs::file_size(model, ec);
+  uint64_t total = 0;
+  for (fs::recursive_directory_iterator it(model, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  return total;
+}
+
+PrivateKey::PassphraseSource passphrase_source(const std::string& file, const std::string& key_path) {
+  return [file, key_path] { return read_passphrase(file, false, "passphrase for " + key_path + ": "); };
+}
+
+Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file) {
+  if (!policy_file.empty() && !pubkeys.empty()) throw usage_error("use either -p/--public-key or --policy, not both");
+  if (!policy_file.empty()) return Policy::load(policy_file);
+  if (pubkeys.empty()) throw usage_error("no trusted key given", "use -p KEY.pub or --policy FILE");
+  std::vector<PublicKey> keys;
+  for (const auto& p : pubkeys) keys.push_back(PublicKey::load(p));
+  return Policy::from_keys(std::move(keys));
+}
+
+}  // namespace modelseal::tool

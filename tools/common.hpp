@@ -1,0 +1,57 @@
+// What every modelseal program shares: error reporting and exit status, CLI set-up, progress,
+// key and policy loading.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "modelseal/error.hpp"
+#include "modelseal/keys.hpp"
+#include "modelseal/policy.hpp"
+
+namespace modelseal::tool {
+
+// Runs `body` after parsing; maps every error to one "modelseal: ..." line (plus "hint: ...")
+// and the exit status of DESIGN §7. Usage errors from CLI11 exit 2; --help exits 0.
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+
+// Prints an error the way run() does, for a tool that goes on after it.
+void print_error(const Error& e);
+
+// A one-line progress display (bytes, rate, ETA) on stderr, only on a terminal, only for work
+// that lasts more than about a second, and never with --quiet.
+class Progress {
+ public:
+  // `total` is asked only when a progress line can be shown.
+  Progress(std::string label, const std::function<uint64_t()>& total, bool quiet);
+  ~Progress();
+  std::atomic<uint64_t>* counter() { return &done_; }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+ private:
+  void loop();
+  std::string label_;
+  uint64_t total_;
+  std::atomic<uint64_t> done_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Total bytes of the regular files under `model` (for progress); 0 if it cannot tell.
+uint64_t model_size(const std::string& model);
+
+// Passphrase from MODELSEAL_PASSPHRASE, --passphrase-file, or the terminal.
+PrivateKey::PassphraseSource passphrase_source(const std::string& file, const std::string& key_path);
+
+// `-p KEY.pub ...` or `--policy FILE` (exactly one of them).
+Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file);
+
+// Adds the options every program has.
+void add_common(CLI::App& app, bool& quiet);
+
+}  // namespace modelseal::tool

@@ -1,0 +1,77 @@
+// modelseal inspect: show what a signature claims, without verifying anything.
+#include <cstdio>
+
+#include "common.hpp"
+#include "modelseal/bundle.hpp"
+#include "modelseal/json.hpp"
+
+using namespace modelseal;
+
+namespace {
+constexpr const char* kWarning = "UNVERIFIED: nothing here has been checked against a trusted key";
+
+std::string str(const json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("(missing)");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Show what a signature bundle claims. Nothing is verified: use 'modelseal verify' for that.",
+               "modelseal inspect"};
+  std::string sig;
+  bool as_json = false, quiet = false;
+  app.add_option("SIG", sig, "Signature bundle (model.sig)")->required();
+  app.add_flag("--json", as_json, "Print a JSON report (schemas/inspect-report.schema.json)");
+  tool::add_common(app, quiet);
+  app.footer("Example:\n  $ modelseal inspect ./bert/model.sig");
+  return tool::run(app, argc, argv, [&] {
+    Bundle b = Bundle::load(sig);
+    json statement;
+    std::string statement_error;
+    try {
+      statement = parse_json_strict(b.envelope.payload, "statement");
+    } catch (const Error& e) {
+      statement_error = e.what();
+    }
+    if (as_json) {
+      json sigs = json::array();
+      for (const auto& s : b.envelope.signatures) sigs.push_back({{"keyid", s.keyid}, {"bytes", s.sig.size()}});
+      json out = {{"verified", false},
+                  {"warning", kWarning},
+                  {"media_type", b.media_type},
+                  {"payload_type", b.envelope.payload_type},
+                  {"key_hint", b.key_hint},
+                  {"signatures", sigs},
+                  {"statement", statement_error.empty() ? statement : json()}};
+      if (!statement_error.empty()) out["statement_error"] = statement_error;
+      std::printf("%s\n", out.dump(2).c_str());
+      return 0;
+    }
+    std::printf("%s\n", kWarning);
+    std::printf("bundle:        %s\n", b.media_type.c_str());
+    std::printf("payload type:  %s\n", b.envelope.payload_type.c_str());
+    std::printf("key hint:      %s\n", b.key_hint.empty() ? "(none)" : b.key_hint.c_str());
+    for (const auto& s : b.envelope.signatures)
+      std::printf("signature:     %zu bytes, keyid %s\n", s.sig.size(), s.keyid.empty() ? "(none)" : s.keyid.c_str());
+    if (!statement_error.empty()) {
+      std::printf("statement:     unreadable (%s)\n", statement_error.c_str());
+      return 0;
+    }
+    std::printf("statement:     %s\n", str(statement, "_type").c_str());
+    std::printf("predicate:     %s\n", str(statement, "predicateType").c_str());
+    const json& subj = statement.value("subject", json::array());
+    if (subj.is_array() && !subj.empty()) {
+      std::printf("model name:    %s\n", str(subj[0], "name").c_str());
+      std::printf("root digest:   sha256:%s\n", str(subj[0].value("digest", json::object()), "sha256").c_str());
+    }
+    const json pred = statement.value("predicate", json::object());
+    if (pred.is_object() && pred.contains("serialization")) std::printf("serialization: %s\n", pred["serialization"].dump().c_str());
+    const json res = pred.is_object() ? pred.value("resources", json::array()) : json::array();
+    if (res.is_array()) {
+      std::printf("resources:     %zu\n", res.size());
+      for (const auto& r : res) std::printf("  %s:%s  %s\n", str(r, "algorithm").c_str(), str(r, "digest").c_str(), str(r, "name").c_str());
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,43 @@
+// modelseal keygen: make a key pair.
+#include <cstdio>
+#include <filesystem>
+
+#include "common.hpp"
+#include "modelseal/fileio.hpp"
+
+using namespace modelseal;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Generate a signing key pair: PREFIX.key (private, encrypted) and PREFIX.pub.", "modelseal keygen"};
+  std::string type = "ed25519", prefix = "modelseal", pass_file;
+  bool no_pass = false, force = false, quiet = false;
+  app.add_option("-t,--type", type, "Key type: ed25519 (default), p256 or p384")
+      ->check(CLI::IsMember({"ed25519", "p256", "p384"}));
+  app.add_option("-o,--output", prefix, "Write PREFIX.key and PREFIX.pub (default: modelseal)");
+  app.add_option("--passphrase-file", pass_file, "Read the passphrase from the first line of FILE (mode 600)");
+  app.add_flag("--insecure-no-passphrase", no_pass, "Write the private key unencrypted");
+  app.add_flag("-f,--force", force, "Overwrite existing key files");
+  tool::add_common(app, quiet);
+  app.footer(
+      "The passphrase comes from MODELSEAL_PASSPHRASE, --passphrase-file, or a prompt on the terminal.\n\n"
+      "Example:\n  $ modelseal keygen -o release\n  passphrase: \n  confirm passphrase: \n"
+      "  modelseal: wrote release.key and release.pub (ed25519, key id 3f1c...)");
+  return tool::run(app, argc, argv, [&] {
+    std::string key_path = prefix + ".key", pub_path = prefix + ".pub";
+    std::error_code ec;
+    for (const auto& p : {key_path, pub_path})
+      if (!force && std::filesystem::exists(p, ec))
+        throw usage_error("refusing to overwrite " + p, "use -f/--force to replace it");
+    Passphrase pass;
+    pass.none = no_pass;
+    if (!no_pass) pass = read_passphrase(pass_file, true, "passphrase: ");
+    PrivateKey key = PrivateKey::generate(*key_type_from_name(type));
+    SecretBytes pem = key.to_pem(pass);
+    write_file_atomic(key_path, pem.view(), 0600);
+    write_file_atomic(pub_path, key.public_key().pem(), 0644);
+    if (!quiet)
+      std::fprintf(stderr, "modelseal: wrote %s and %s (%s, key id %s)\n", key_path.c_str(), pub_path.c_str(),
+                   type.c_str(), key.public_key().keyid().substr(0, 16).c_str());
+    return 0;
+  });
+}

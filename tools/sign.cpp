@@ -1,0 +1,49 @@
+// modelseal sign: sign a model directory or file.
+#include <cstdio>
+
+#include "common.hpp"
+#include "modelseal/sign.hpp"
+
+using namespace modelseal;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sign a model (directory or file) in the OpenSSF Model Signing format.", "modelseal sign"};
+  std::string model, sig, pass_file;
+  std::vector<std::string> keys, ignores;
+  bool allow_symlinks = false, quiet = false;
+  unsigned threads = 0;
+  uint64_t shard_size = 0;
+  app.add_option("MODEL", model, "Model directory or file")->required();
+  app.add_option("-k,--key", keys, "Private key (repeat to add signatures to one envelope)")->required();
+  app.add_option("-s,--signature", sig, "Write the signature here (default: MODEL/model.sig, or FILE.sig)");
+  app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of the signature; repeatable");
+  app.add_flag("--allow-symlinks", allow_symlinks, "Hash the targets of symlinks under their link names");
+  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  app.add_option("--shard-size", shard_size, "Sign shards of BYTES each (the OMS 'shards' serialization)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  app.add_option("--passphrase-file", pass_file, "Read the key's passphrase from the first line of FILE");
+  tool::add_common(app, quiet);
+  app.footer("Example:\n  $ modelseal sign ./bert -k release.key\n"
+             "  modelseal: signed ./bert (12 files, sha256:9274...) -> ./bert/model.sig");
+  return tool::run(app, argc, argv, [&] {
+    std::vector<PrivateKey> loaded;
+    for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
+    std::vector<const PrivateKey*> ptrs;
+    for (const auto& k : loaded) ptrs.push_back(&k);
+    SignOptions opts;
+    opts.signature = sig;
+    opts.ignore_paths = ignores;
+    opts.allow_symlinks = allow_symlinks;
+    opts.shard_size = shard_size;
+    opts.hash.threads = threads;
+    SignResult r = [&] {
+      tool::Progress progress("signing", [&] { return tool::model_size(model); }, quiet);
+      opts.hash.bytes_done = progress.counter();
+      return sign_model(model, ptrs, opts);
+    }();
+    if (!quiet)
+      std::fprintf(stderr, "modelseal: signed %s (%zu resources, sha256:%s) -> %s\n", model.c_str(),
+                   r.manifest.resources.size(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());
+    return 0;
+  });
+}

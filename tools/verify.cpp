@@ -1,0 +1,70 @@
+// modelseal verify: verify a model against its signature.
+#include <cstdio>
+
+#include "common.hpp"
+#include "modelseal/verify.hpp"
+
+using namespace modelseal;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
+               "modelseal verify"};
+  std::string model, sig, policy_file;
+  std::vector<std::string> pubkeys, ignores;
+  bool allow_symlinks = false, ignore_unsigned = false, as_json = false, verbose = false, quiet = false;
+  unsigned threads = 0;
+  app.add_option("MODEL", model, "Model directory or file")->required();
+  app.add_option("-p,--public-key", pubkeys, "Trusted public key (repeatable; any one suffices)");
+  app.add_option("--policy", policy_file, "Trust policy (see modelseal-policy(5)) instead of -p");
+  app.add_option("-s,--signature", sig, "Signature to check (default: MODEL/model.sig, or FILE.sig)");
+  app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of the check; repeatable");
+  app.add_flag("--allow-symlinks", allow_symlinks, "Follow symlinks (also when the signature allows them)");
+  app.add_flag("--insecure-ignore-unsigned-files", ignore_unsigned,
+               "Accept files that the signature does not list (they stay unverified)");
+  app.add_flag("--json", as_json, "Print a JSON report (schemas/verify-report.schema.json)");
+  app.add_flag("-v,--verbose", verbose, "Print 'path: OK' or 'path: FAILED (reason)' for every file");
+  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  tool::add_common(app, quiet);
+  app.footer("Exit status: 0 verified, 1 not trusted, 2 usage error, 3 I/O error.\n\n"
+             "Example:\n  $ modelseal verify ./bert -p release.pub\n"
+             "  ./bert: OK (12 files, sha256:9274..., signed by 3f1c0a...)");
+  return tool::run(app, argc, argv, [&]() -> int {
+    Policy policy = tool::load_policy(pubkeys, policy_file);
+    VerifyOptions opts;
+    opts.signature = sig;
+    opts.ignore_paths = ignores;
+    opts.allow_symlinks = allow_symlinks;
+    opts.insecure_ignore_unsigned_files = ignore_unsigned;
+    opts.hash.threads = threads;
+    VerifyReport report;
+    std::optional<Error> failure;
+    {
+      tool::Progress progress("verifying", [&] { return tool::model_size(model); }, quiet || as_json);
+      opts.hash.bytes_done = progress.counter();
+      try {
+        verify_model(model, policy, opts, &report);
+      } catch (const Error& e) {
+        failure = e;
+      }
+    }
+    if (as_json) std::printf("%s\n", report.to_json().dump(2).c_str());
+    if (verbose && !as_json) {
+      for (const auto& f : report.files) {
+        if (f.ok) std::printf("%s: OK\n", f.name.c_str());
+        else std::printf("%s: FAILED (%s)\n", f.name.c_str(), f.reason.c_str());
+      }
+      for (const auto& f : report.ignored) std::printf("%s: IGNORED (not signed)\n", f.c_str());
+    }
+    if (failure) {
+      tool::print_error(*failure);
+      return static_cast<int>(failure->status());
+    }
+    if (!quiet && !as_json) {
+      std::string who;
+      for (const auto& s : report.signers) who += (who.empty() ? "" : ", ") + s.id;
+      std::printf("%s: OK (%zu files, sha256:%s, signed by %s)\n", model.c_str(), report.files.size(),
+                  report.root_digest.c_str(), who.c_str());
+    }
+    return 0;
+  });
+}
