@@ -10,6 +10,7 @@ namespace modelseal::scan::detail {
 
 namespace {
 constexpr size_t kChunk = 1u << 20;
+constexpr size_t kFirstChunk = 16u << 10;
 
 void check_range(uint64_t size, uint64_t off, size_t n) {
   if (off > size || n > size - off) {
@@ -67,9 +68,11 @@ Reader::Reader(const Source& src, uint64_t start) : src_(src), pos_(start) {
 }
 
 void Reader::fill() {
-  uint64_t n = std::min<uint64_t>(kChunk, src_.size() - pos_);
+  // Small first read: many streams are tried and rejected within a few bytes.
+  size_t want = buf_.empty() ? kFirstChunk : kChunk;
+  uint64_t n = std::min<uint64_t>(want, src_.size() - pos_);
   if (n == 0) throw untrusted("unexpected end of data at offset " + std::to_string(pos_));
-  buf_.resize(kChunk);
+  if (buf_.size() < want) buf_.resize(want);
   src_.read(pos_, buf_.data(), static_cast<size_t>(n));
   buf_start_ = pos_;
   buf_len_ = static_cast<size_t>(n);

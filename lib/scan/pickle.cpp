@@ -1,0 +1,643 @@
+// Pickle (protocols 0-5): a stack-and-memo emulation of the opcode stream.
+//
+// Nothing is executed; the emulator tracks just enough about each value (is it a str, and
+// which one; is it a global, and which one) to resolve every global the real unpickler
+// would import, however the name reaches STACK_GLOBAL (constants, memo GETs, MEMOIZE/PUT
+// mixes). Every resolved global is checked against the policy in globals.cpp; bytes and
+// strings that hold a pickle of their own are scanned too. Malformed streams are rejected
+// at the same points as CPython's unpickler, and anything the emulator gives up on (its
+// own limits) is unsafe, so a file is never passed because the emulator stopped early.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "internal.hpp"
+#include "modelseal/error.hpp"
+
+namespace modelseal::scan::detail {
+
+namespace {
+
+constexpr size_t kMaxName = 256;          // longer strs are tracked without their content
+constexpr size_t kMaxStack = 1u << 22;
+constexpr size_t kMaxMemo = 1u << 22;
+constexpr size_t kMaxMarks = 1u << 20;
+constexpr uint64_t kMaxEmbedded = 64ull << 20;  // an escaped string decoded to look inside
+constexpr uint64_t kMaxPicklesInStream = 1u << 20;
+
+// torch.save's legacy format starts with a pickle of this number (LONG1, little-endian).
+constexpr uint8_t kTorchMagic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+
+// CPython rejects the stream here too: not a pickle, or a broken one.
+struct Malformed {
+  std::string why;
+  uint64_t offset;
+};
+// The emulator's own limit: the stream might be valid, so it is never passed.
+struct LimitReached {
+  std::string why;
+  uint64_t offset;
+};
+
+enum class Kind : uint8_t {
+  data,    // a value that is certainly not a str (number, bytes, container, None...)
+  str,     // a str; `text` holds it when it is at most kMaxName bytes
+  global,  // a resolved global; `text` is "module.name"
+  object,  // result of a call or persistent load: type unknown
+};
+
+struct Value {
+  Kind kind = Kind::data;
+  std::shared_ptr<const std::string> text;  // null for a long str
+};
+
+bool is_identifier_path(std::string_view s) {
+  if (s.empty()) return false;
+  bool start = true;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '.') {
+      if (start) return false;
+      start = true;
+      continue;
+    }
+    bool alpha = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || c == '_' || u >= 0x80;
+    if (!alpha && !(u >= '0' && u <= '9' && !start)) return false;
+    start = false;
+  }
+  return !start;
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void put_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | ((cp >> 18) & 0x07));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// codecs.escape_decode, leniently: an escape CPython rejects is kept as written.
+std::string escape_decode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '\\' || i + 1 == in.size()) {
+      out += in[i];
+      continue;
+    }
+    char c = in[++i];
+    switch (c) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'a': out += '\a'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'v': out += '\v'; break;
+      case '\\': case '\'': case '"': out += c; break;
+      case '\n': break;
+      case 'x':
+        if (i + 2 < in.size() && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
+          out += static_cast<char>(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+          i += 2;
+        } else {
+          out += "\\x";
+        }
+        break;
+      default:
+        if (c >= '0' && c <= '7') {
+          int v = c - '0';
+          for (int k = 0; k < 2 && i + 1 < in.size() && in[i + 1] >= '0' && in[i + 1] <= '7'; ++k) {
+            v = v * 8 + (in[++i] - '0');
+          }
+          out += static_cast<char>(v & 0xFF);
+        } else {
+          out += '\\';
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// raw-unicode-escape to UTF-8: bytes are code points, \uXXXX and \UXXXXXXXX are escapes
+// when preceded by an odd run of backslashes.
+std::string raw_unicode_escape_decode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c == '\\') {
+      size_t run = 1;
+      while (i + run < in.size() && in[i + run] == '\\') ++run;
+      size_t next = i + run;
+      bool escape = (run % 2 == 1) && next < in.size() && (in[next] == 'u' || in[next] == 'U');
+      size_t literal = escape ? run - 1 : run;
+      out.append(literal, '\\');
+      i = next - 1;
+      if (!escape) continue;
+      size_t digits = in[next] == 'u' ? 4 : 8;
+      uint32_t cp = 0;
+      bool ok = next + digits < in.size();
+      for (size_t k = 1; ok && k <= digits; ++k) {
+        int h = next + k < in.size() ? hexval(in[next + k]) : -1;
+        if (h < 0) ok = false;
+        else cp = cp * 16 + static_cast<uint32_t>(h);
+      }
+      if (ok && cp <= 0x10FFFF) {
+        put_utf8(out, cp);
+        i = next + digits;
+      } else {
+        out += '\\';
+      }
+      continue;
+    }
+    put_utf8(out, c);
+  }
+  return out;
+}
+
+// A str's UTF-8 as latin-1 bytes (what _codecs.encode(s, "latin1") makes of it), or nullopt.
+std::optional<std::string> utf8_to_latin1(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < s.size()) {
+      out += static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(s[++i]) & 0x3F));
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+bool starts_like_pickle(std::string_view b) {
+  return b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x80 &&
+         static_cast<unsigned char>(b[1]) <= 5;
+}
+
+class Unpickler {
+ public:
+  Unpickler(Reader& in, int depth) : in_(in), depth_(depth) {}
+
+  // Parses one pickle through STOP into `out`. Throws Malformed or LimitReached.
+  void run(Result& out);
+
+  bool saw_import = false;  // a global with a plausible name was resolved (and imported)
+  bool torch_magic = false; // the pickle is torch's legacy magic number
+  int protocol = 0;
+
+ private:
+  [[noreturn]] void malformed(const std::string& why) { throw Malformed{why, op_at_}; }
+  size_t frame_size() const { return stack_.size() - (marks_.empty() ? 0 : marks_.back()); }
+  void push(Value v) {
+    if (stack_.size() >= kMaxStack) throw LimitReached{"pickle stack deeper than the scanner's limit", op_at_};
+    stack_.push_back(std::move(v));
+  }
+  Value pop() {
+    if (frame_size() == 0) malformed("stack underflow");
+    Value v = std::move(stack_.back());
+    stack_.pop_back();
+    return v;
+  }
+  const Value& top() {
+    if (frame_size() == 0) malformed("stack underflow");
+    return stack_.back();
+  }
+  size_t pop_mark() {  // returns how many items were above the mark (now dropped)
+    if (marks_.empty()) malformed("MARK missing");
+    size_t m = marks_.back();
+    marks_.pop_back();
+    size_t n = stack_.size() - m;
+    stack_.resize(m);
+    return n;
+  }
+  void memo_put(uint64_t key) {
+    const Value& v = top();
+    if (memo_.size() >= kMaxMemo && !memo_.count(key)) {
+      throw LimitReached{"pickle memo larger than the scanner's limit", op_at_};
+    }
+    memo_[key] = v;
+  }
+  void memo_get(uint64_t key) {
+    auto it = memo_.find(key);
+    if (it == memo_.end()) malformed("memo key " + std::to_string(key) + " not found");
+    push(it->second);
+  }
+  uint64_t line_int() {
+    std::string s = in_.line(64);
+    std::string digits;
+    for (char c : s) {
+      if (c >= '0' && c <= '9') digits += c;
+      else if (c != ' ' && c != '_' && c != '\t' && c != '\r' && c != '+') malformed("bad integer argument");
+    }
+    if (digits.empty() || digits.size() > 18) malformed("bad integer argument");
+    return std::stoull(digits);
+  }
+  Value resolve(const std::string& module, const std::string& name, Result& out);
+  Value str_value(std::string text) {
+    if (text.size() > kMaxName) return Value{Kind::str, nullptr};
+    return Value{Kind::str, std::make_shared<const std::string>(std::move(text))};
+  }
+  void counted_str(uint64_t n, bool is_bytes, bool is_utf8, Result& out);
+  void embedded(std::string_view bytes, uint64_t offset, Result& out);
+  void embedded_range(uint64_t off, uint64_t n, Result& out);
+  void call(const Value& callable, const char* opname, Result& out);
+
+  Reader& in_;
+  int depth_;
+  uint64_t op_at_ = 0;
+  std::vector<Value> stack_;
+  std::vector<size_t> marks_;
+  std::unordered_map<uint64_t, Value> memo_;
+  std::optional<uint64_t> frame_end_;
+  bool frame_reported_ = false;
+};
+
+Value Unpickler::resolve(const std::string& module, const std::string& name, Result& out) {
+  std::string full = module + "." + name;
+  if (is_identifier_path(module) && is_identifier_path(name)) saw_import = true;
+  if (const char* sev = global_severity(module, name)) {
+    add_finding(out, "global " + full, sev, op_at_);
+  }
+  return Value{Kind::global, std::make_shared<const std::string>(std::move(full))};
+}
+
+void Unpickler::call(const Value& callable, const char* opname, Result& out) {
+  if (callable.kind != Kind::global) {
+    add_finding(out, std::string(opname) + " calls a value that is not a global", "medium", op_at_);
+  }
+}
+
+// A bytes/str constant that is itself a pickle (for pickle.loads and friends).
+void Unpickler::embedded(std::string_view bytes, uint64_t offset, Result& out) {
+  if (!starts_like_pickle(bytes)) return;
+  if (depth_ >= kMaxNesting) {
+    add_finding(out, "embedded pickle nested too deeply to scan", "medium", offset);
+    return;
+  }
+  MemorySource inner{std::string(bytes)};
+  if (auto r = scan_pickle(inner, false, depth_ + 1)) {
+    merge_findings(out, *r, "pickle@" + std::to_string(offset));
+  }
+}
+
+void Unpickler::embedded_range(uint64_t off, uint64_t n, Result& out) {
+  if (n < 2) return;
+  std::string head = in_.source().read_string(off, 2);
+  if (!starts_like_pickle(head)) return;
+  if (depth_ >= kMaxNesting) {
+    add_finding(out, "embedded pickle nested too deeply to scan", "medium", off);
+    return;
+  }
+  SubSource inner(in_.source(), off, n);
+  if (auto r = scan_pickle(inner, false, depth_ + 1)) {
+    merge_findings(out, *r, "pickle@" + std::to_string(off));
+  }
+}
+
+// A length-prefixed str or bytes of n bytes at the current position.
+void Unpickler::counted_str(uint64_t n, bool is_bytes, bool is_utf8, Result& out) {
+  if (n > in_.remaining()) malformed("string length past the end of data");
+  uint64_t start = in_.pos();
+  if (is_bytes) {
+    embedded_range(start, n, out);
+    in_.skip(n);
+    push(Value{Kind::data, nullptr});
+    return;
+  }
+  if (n <= kMaxName) {
+    std::string s(static_cast<size_t>(n), '\0');
+    in_.read(s.data(), s.size());
+    push(str_value(std::move(s)));
+    return;
+  }
+  // A long str: only worth reading if it is latin-1 text of an embedded pickle.
+  std::string head = in_.source().read_string(start, 3);
+  bool pickle_like = is_utf8 ? (head[0] == '\xC2' && head[1] == '\x80' && static_cast<unsigned char>(head[2]) <= 5)
+                             : starts_like_pickle(head);
+  if (pickle_like) {
+    if (n > kMaxEmbedded) {
+      add_finding(out, "embedded pickle too large to scan", "medium", start);
+    } else {
+      std::string s = in_.source().read_string(start, static_cast<size_t>(n));
+      if (!is_utf8) embedded(s, start, out);
+      else if (auto latin = utf8_to_latin1(s)) embedded(*latin, start, out);
+    }
+  }
+  in_.skip(n);
+  push(Value{Kind::str, nullptr});
+}
+
+void Unpickler::run(Result& out) {
+  stack_.clear();
+  marks_.clear();
+  memo_.clear();
+  frame_end_.reset();
+  torch_magic = false;
+  for (;;) {
+    op_at_ = in_.pos();
+    if (frame_end_) {
+      if (op_at_ == *frame_end_) {
+        frame_end_.reset();
+      } else if (op_at_ > *frame_end_) {
+        if (!frame_reported_) add_finding(out, "FRAME length disagrees with opcode boundaries", "medium", op_at_);
+        frame_reported_ = true;
+        frame_end_.reset();
+      }
+    }
+    uint8_t op;
+    try {
+      op = in_.byte();
+    } catch (const Error&) {
+      malformed("pickle ends without STOP");
+    }
+    switch (op) {
+      case 0x80: {  // PROTO
+        protocol = in_.byte();
+        if (protocol > 5) malformed("unsupported pickle protocol " + std::to_string(protocol));
+        break;
+      }
+      case 0x95: {  // FRAME
+        uint64_t n = in_.le(8);
+        if (n > in_.remaining()) malformed("FRAME longer than the data");
+        if (frame_end_ && !frame_reported_) {
+          add_finding(out, "FRAME starts inside another frame", "medium", op_at_);
+          frame_reported_ = true;
+        }
+        frame_end_ = in_.pos() + n;
+        break;
+      }
+      case '.': {  // STOP
+        pop();
+        return;
+      }
+      case '(': {  // MARK
+        if (marks_.size() >= kMaxMarks) throw LimitReached{"too many MARKs for the scanner", op_at_};
+        marks_.push_back(stack_.size());
+        break;
+      }
+      case '0':  // POP (pops a MARK when the frame is empty)
+        if (frame_size() == 0 && !marks_.empty()) pop_mark();
+        else pop();
+        break;
+      case '1': pop_mark(); break;  // POP_MARK
+      case '2': push(top()); break;  // DUP
+      case 'N': case 0x88: case 0x89: push({}); break;  // NONE NEWTRUE NEWFALSE
+      case 'I': case 'L': case 'F': in_.line(0); push({}); break;  // INT LONG FLOAT
+      case 'J': in_.skip(4); push({}); break;  // BININT
+      case 'K': in_.skip(1); push({}); break;  // BININT1
+      case 'M': in_.skip(2); push({}); break;  // BININT2
+      case 'G': in_.skip(8); push({}); break;  // BINFLOAT
+      case 0x8a: {  // LONG1
+        uint64_t n = in_.byte();
+        if (n > in_.remaining()) malformed("LONG1 past the end of data");
+        if (n == sizeof kTorchMagic && stack_.empty()) {
+          uint8_t b[sizeof kTorchMagic];
+          in_.read(b, sizeof b);
+          torch_magic = std::memcmp(b, kTorchMagic, sizeof b) == 0;
+          push({});
+          break;
+        }
+        in_.skip(n);
+        push({});
+        break;
+      }
+      case 0x8b: {  // LONG4
+        uint64_t n = in_.le(4);
+        if (n & 0x80000000u) malformed("LONG4 with a negative length");
+        in_.skip(n);
+        push({});
+        break;
+      }
+      case 'S': {  // STRING: a quoted, escaped repr
+        uint64_t len = 0;
+        uint64_t start = in_.pos();
+        std::string s = in_.line(kMaxEmbedded, &len);
+        if (len < 2 || s.front() != s.back() || (s.front() != '\'' && s.front() != '"')) {
+          malformed("STRING argument not quoted");
+        }
+        if (len > kMaxEmbedded) {
+          if (s.compare(1, 4, "\\x80") == 0) {
+            add_finding(out, "embedded pickle too large to scan", "medium", start);
+          }
+          push(Value{Kind::str, nullptr});
+          break;
+        }
+        std::string decoded = escape_decode(std::string_view(s).substr(1, s.size() - 2));
+        embedded(decoded, start, out);
+        push(str_value(std::move(decoded)));
+        break;
+      }
+      case 'V': {  // UNICODE: raw-unicode-escape
+        uint64_t len = 0;
+        uint64_t start = in_.pos();
+        std::string s = in_.line(kMaxEmbedded, &len);
+        if (len > kMaxEmbedded) {
+          push(Value{Kind::str, nullptr});
+          break;
+        }
+        std::string decoded = raw_unicode_escape_decode(s);
+        if (decoded.size() > kMaxName) {
+          if (auto latin = utf8_to_latin1(decoded)) embedded(*latin, start, out);
+        }
+        push(str_value(std::move(decoded)));
+        break;
+      }
+      case 'T': {  // BINSTRING
+        uint64_t n = in_.le(4);
+        if (n & 0x80000000u) malformed("BINSTRING with a negative length");
+        counted_str(n, false, false, out);
+        break;
+      }
+      case 'U': counted_str(in_.byte(), false, false, out); break;  // SHORT_BINSTRING
+      case 'X': counted_str(in_.le(4), false, true, out); break;    // BINUNICODE
+      case 0x8c: counted_str(in_.byte(), false, true, out); break;  // SHORT_BINUNICODE
+      case 0x8d: counted_str(in_.le(8), false, true, out); break;   // BINUNICODE8
+      case 'B': counted_str(in_.le(4), true, false, out); break;    // BINBYTES
+      case 'C': counted_str(in_.byte(), true, false, out); break;   // SHORT_BINBYTES
+      case 0x8e: counted_str(in_.le(8), true, false, out); break;   // BINBYTES8
+      case 0x96: counted_str(in_.le(8), true, false, out); break;   // BYTEARRAY8
+      case 0x97: push(Value{Kind::object, nullptr}); break;        // NEXT_BUFFER
+      case 0x98: top(); break;                                      // READONLY_BUFFER
+      case ')': case ']': case '}': case 0x8f: push({}); break;  // EMPTY_TUPLE/LIST/DICT/SET
+      case 't': case 'l': case 'd': case 0x91:  // TUPLE LIST DICT FROZENSET
+        pop_mark();
+        push({});
+        break;
+      case 0x85: pop(); push({}); break;  // TUPLE1
+      case 0x86: pop(); pop(); push({}); break;  // TUPLE2
+      case 0x87: pop(); pop(); pop(); push({}); break;  // TUPLE3
+      case 'a': pop(); top(); break;  // APPEND
+      case 's': pop(); pop(); top(); break;  // SETITEM
+      case 'e': case 'u': case 0x90: pop_mark(); top(); break;  // APPENDS SETITEMS ADDITEMS
+      case 'c': {  // GLOBAL
+        std::string module = in_.line(kMaxName + 1);
+        std::string name = in_.line(kMaxName + 1);
+        push(resolve(module, name, out));
+        break;
+      }
+      case 0x93: {  // STACK_GLOBAL
+        Value name = pop();
+        Value module = pop();
+        if (name.kind == Kind::str && module.kind == Kind::str) {
+          if (name.text && module.text) {
+            push(resolve(*module.text, *name.text, out));
+          } else {
+            saw_import = true;
+            add_finding(out, "STACK_GLOBAL with a name too long to check", "high", op_at_);
+            push(Value{Kind::global, std::make_shared<const std::string>("?")});
+          }
+        } else if ((name.kind == Kind::str || name.kind == Kind::object) &&
+                   (module.kind == Kind::str || module.kind == Kind::object)) {
+          saw_import = true;
+          add_finding(out, "STACK_GLOBAL with a computed name", "critical", op_at_);
+          push(Value{Kind::global, std::make_shared<const std::string>("?")});
+        } else {
+          malformed("STACK_GLOBAL requires str");
+        }
+        break;
+      }
+      case 0x82: case 0x83: case 0x84: {  // EXT1 EXT2 EXT4
+        uint64_t code = in_.le(op == 0x82 ? 1 : op == 0x83 ? 2 : 4);
+        if (code == 0) malformed("EXT specifies code <= 0");
+        saw_import = true;
+        add_finding(out, "extension registry code " + std::to_string(code) + " (an unchecked global)", "high", op_at_);
+        push(Value{Kind::global, std::make_shared<const std::string>("?")});
+        break;
+      }
+      case 'i': {  // INST: module and name lines, then the arguments above a MARK
+        std::string module = in_.line(kMaxName + 1);
+        std::string name = in_.line(kMaxName + 1);
+        resolve(module, name, out);
+        pop_mark();
+        push(Value{Kind::object, nullptr});
+        break;
+      }
+      case 'o': {  // OBJ: class and arguments above a MARK
+        if (marks_.empty()) malformed("MARK missing");
+        if (frame_size() == 0) malformed("OBJ without a class");
+        Value cls = stack_[marks_.back()];
+        pop_mark();
+        call(cls, "OBJ", out);
+        push(Value{Kind::object, nullptr});
+        break;
+      }
+      case 'R': {  // REDUCE
+        pop();
+        Value callable = pop();
+        call(callable, "REDUCE", out);
+        push(Value{Kind::object, nullptr});
+        break;
+      }
+      case 0x81: {  // NEWOBJ
+        pop();
+        Value cls = pop();
+        call(cls, "NEWOBJ", out);
+        push(Value{Kind::object, nullptr});
+        break;
+      }
+      case 0x92: {  // NEWOBJ_EX
+        pop();
+        pop();
+        Value cls = pop();
+        call(cls, "NEWOBJ_EX", out);
+        push(Value{Kind::object, nullptr});
+        break;
+      }
+      case 'b': {  // BUILD
+        pop();
+        const Value& target = top();
+        if (target.kind == Kind::global) {
+          add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
+        }
+        break;
+      }
+      case 'P': in_.line(0); push(Value{Kind::object, nullptr}); break;  // PERSID
+      case 'Q': pop(); push(Value{Kind::object, nullptr}); break;        // BINPERSID
+      case 'g': memo_get(line_int()); break;                              // GET
+      case 'h': memo_get(in_.byte()); break;                              // BINGET
+      case 'j': memo_get(in_.le(4)); break;                               // LONG_BINGET
+      case 'p': memo_put(line_int()); break;                              // PUT
+      case 'q': memo_put(in_.byte()); break;                              // BINPUT
+      case 'r': memo_put(in_.le(4)); break;                               // LONG_BINPUT
+      case 0x94: memo_put(memo_.size()); break;                           // MEMOIZE
+      default: {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02x", op);
+        malformed(std::string("invalid opcode ") + hex);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<Result> scan_pickle(const Source& src, bool definite, int depth) {
+  Result r;
+  r.format = "pickle";
+  Reader in(src);
+  Unpickler u(in, depth);
+  bool legacy = false;
+  for (uint64_t index = 0; !in.at_end(); ++index) {
+    uint64_t start = in.pos();
+    if (index >= kMaxPicklesInStream) {
+      r.error = "more pickles in one stream than the scanner's limit";
+      break;
+    }
+    // The first pickle of a file known to be one, and the five of a legacy torch file, must
+    // parse; later ones are tried, and bytes that are not a pickle end the stream.
+    bool required = (index == 0 && definite) || (legacy && index < 5);
+    Result one;
+    u.saw_import = false;
+    try {
+      u.run(one);
+    } catch (const Malformed& e) {
+      if (!required && !u.saw_import) {
+        if (index == 0) return std::nullopt;
+        if (!legacy) {
+          add_finding(r, std::to_string(src.size() - start) + " bytes of other data after the last pickle",
+                      "low", start);
+        }
+        break;
+      }
+      merge_findings(r, one, {});
+      r.error = "malformed pickle: " + e.why + " at offset " + std::to_string(e.offset);
+      break;
+    } catch (const LimitReached& e) {
+      merge_findings(r, one, {});
+      r.error = e.why + " at offset " + std::to_string(e.offset);
+      break;
+    }
+    merge_findings(r, one, {});
+    if (index == 0 && u.torch_magic) {
+      legacy = true;
+      r.format = "pytorch-legacy";
+    }
+  }
+  r.verdict = (has_serious(r) || !r.error.empty()) ? Verdict::unsafe : Verdict::safe;
+  return r;
+}
+
+}  // namespace modelseal::scan::detail

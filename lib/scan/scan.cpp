@@ -1,0 +1,250 @@
+// Format detection by content, and the public scanning API.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include "internal.hpp"
+#include "modelseal/error.hpp"
+
+namespace modelseal::scan {
+
+namespace detail {
+
+namespace {
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool is_opcode(unsigned char c) {
+  static constexpr std::string_view kOps = "(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])G";
+  return (c >= 0x80 && c <= 0x98) || kOps.find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// PROTO then an opcode: a pickle, whose parse failures are unsafe rather than "not a pickle".
+bool starts_with_proto(const std::string& head) {
+  return head.size() >= 3 && static_cast<unsigned char>(head[0]) == 0x80 &&
+         static_cast<unsigned char>(head[1]) <= 5 && is_opcode(static_cast<unsigned char>(head[2]));
+}
+
+Result detect_and_scan(const Source& src, int depth, std::string& format) {
+  std::string head = src.peek(0, 8);
+  if (starts_with(head, "PK\x03\x04") || starts_with(head, "PK\x05\x06")) {
+    format = "zip";
+    return scan_zip(src, depth);
+  }
+  if (starts_with(head, "\x93NUMPY")) {
+    format = "numpy";
+    return scan_npy(src, depth);
+  }
+  if (starts_with(head, "GGUF")) {
+    format = "gguf";
+    return scan_gguf(src);
+  }
+  if (starts_with(head, "\x89HDF\r\n\x1a\n")) {
+    format = "hdf5";
+    return scan_hdf5(src);
+  }
+  if (looks_like_safetensors(src)) {
+    format = "safetensors";
+    Result r = scan_safetensors(src);
+    // A header length whose bytes also read as a pickle must not hide one.
+    if (auto p = scan_pickle(src, false, depth); p && has_serious(*p)) {
+      merge_findings(r, *p, "");
+      r.verdict = Verdict::unsafe;
+    }
+    return r;
+  }
+  if (looks_like_tar(src)) {
+    format = "tar";
+    return scan_tar(src, depth);
+  }
+  format = "pickle";
+  if (auto p = scan_pickle(src, starts_with_proto(src.peek(0, 3)), depth)) return *p;
+  format = "json";
+  if (auto j = scan_json(src)) return *j;
+  Result r;  // not a format that can hold code: text, protobuf (ONNX), raw weights...
+  r.format = "unknown";
+  r.verdict = Verdict::unknown;
+  return r;
+}
+
+}  // namespace
+
+Result scan_source(const Source& src, int depth) {
+  if (src.size() == 0) {
+    Result r;
+    r.format = "empty";
+    return r;
+  }
+  std::string format = "unknown";
+  try {
+    return detect_and_scan(src, depth, format);
+  } catch (const Error& e) {
+    if (e.status() == Status::io) throw;
+    Result r;
+    r.format = format;
+    r.verdict = Verdict::unsafe;
+    r.error = e.what();
+    return r;
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+FileReport to_report(const std::string& name, detail::Result r) {
+  FileReport rep;
+  rep.path = name;
+  rep.format = std::move(r.format);
+  rep.verdict = r.verdict;
+  rep.findings = std::move(r.findings);
+  rep.error = std::move(r.error);
+  if (!rep.error.empty()) rep.verdict = Verdict::unsafe;
+  return rep;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+FileReport scan_fd(int fd, const std::string& display_name) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw errno_error("cannot stat", display_name, errno);
+  if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + display_name);
+  detail::FdSource src(fd, static_cast<uint64_t>(st.st_size), display_name);
+  return to_report(display_name, detail::scan_source(src, 0));
+}
+
+FileReport scan_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw errno_error("cannot read", path, errno);
+  // FIFOs, sockets and devices are never opened (a FIFO would block).
+  if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + path);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (fd.get() < 0) throw errno_error("cannot open", path, errno);
+  return scan_fd(fd.get(), path);
+}
+
+FileReport scan_memory(std::span<const uint8_t> data, const std::string& display_name) {
+  detail::MemorySource src(data);
+  return to_report(display_name, detail::scan_source(src, 0));
+}
+
+std::vector<FileReport> scan_paths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<FileReport> out;
+  auto failed = [&](const std::string& p, const std::string& why, bool io) {
+    FileReport r;
+    r.path = p;
+    r.format = "unknown";
+    r.error = why;
+    r.io_failed = io;
+    r.verdict = io ? Verdict::unknown : Verdict::unsafe;
+    out.push_back(std::move(r));
+  };
+  auto one = [&](const std::string& p) {
+    try {
+      out.push_back(scan_file(p));
+    } catch (const Error& e) {
+      failed(p, e.what(), e.status() == Status::io);
+    }
+  };
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    fs::file_status st = fs::status(p, ec);
+    if (ec) {
+      failed(p, "cannot read: " + p + ": " + ec.message(), true);
+      continue;
+    }
+    if (!fs::is_directory(st)) {
+      one(p);
+      continue;
+    }
+    fs::recursive_directory_iterator it(p, fs::directory_options::none, ec), end;
+    if (ec) {
+      failed(p, "cannot read directory: " + p + ": " + ec.message(), true);
+      continue;
+    }
+    for (; it != end; it.increment(ec)) {
+      if (ec) {
+        failed(p, "cannot read directory: " + p + ": " + ec.message(), true);
+        break;
+      }
+      std::string path = it->path().string();
+      std::error_code sec;
+      fs::file_status target = fs::status(it->path(), sec);
+      if (it->is_symlink(sec) && fs::is_directory(target)) {
+        failed(path, "symbolic link to a directory, not followed", false);
+      } else if (fs::is_regular_file(target)) {
+        one(path);
+      } else if (!fs::is_directory(target)) {
+        failed(path, "not a regular file, not scanned", false);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const FileReport& a, const FileReport& b) { return a.path < b.path; });
+  out.erase(std::unique(out.begin(), out.end(), [](const FileReport& a, const FileReport& b) { return a.path == b.path; }),
+            out.end());
+  return out;
+}
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::safe: return "safe";
+    case Verdict::unsafe: return "unsafe";
+    case Verdict::unknown: break;
+  }
+  return "unknown";
+}
+
+bool blocks_trust(const FileReport& r) { return r.verdict == Verdict::unsafe || !r.error.empty(); }
+
+nlohmann::json to_json(const std::vector<FileReport>& reports) {
+  nlohmann::json files = nlohmann::json::array();
+  size_t safe = 0, unsafe = 0, unknown = 0, errors = 0;
+  for (const FileReport& r : reports) {
+    nlohmann::json findings = nlohmann::json::array();
+    for (const Finding& f : r.findings) {
+      nlohmann::json j = {{"what", f.what}, {"severity", f.severity}, {"offset", f.offset}};
+      if (!f.member.empty()) j["member"] = f.member;
+      findings.push_back(std::move(j));
+    }
+    nlohmann::json j = {{"path", r.path}, {"format", r.format}, {"verdict", to_string(r.verdict)},
+                        {"findings", std::move(findings)}};
+    if (!r.error.empty()) {
+      j["error"] = r.error;
+      ++errors;
+    }
+    files.push_back(std::move(j));
+    if (r.verdict == Verdict::safe) ++safe;
+    else if (r.verdict == Verdict::unsafe) ++unsafe;
+    else ++unknown;
+  }
+  bool ok = std::none_of(reports.begin(), reports.end(), blocks_trust);
+  return {{"version", 1},
+          {"files", std::move(files)},
+          {"summary", {{"files", reports.size()}, {"safe", safe}, {"unsafe", unsafe}, {"unknown", unknown},
+                       {"errors", errors}, {"passed", ok}}}};
+}
+
+}  // namespace modelseal::scan
