@@ -1,0 +1,88 @@
+// The hashing engine: identical results for every thread count and shard size.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.hpp"
+#include "modelseal/error.hpp"
+#include "modelseal/manifest.hpp"
+#include "modelseal/sign.hpp"
+
+using namespace modelseal;
+
+namespace {
+std::string random_bytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+}  // namespace
+
+TEST_CASE("digests are identical for every thread count, and equal to sha256 of each file") {
+  test::TempDir dir;
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"empty", ""}, {"one", "x"}, {"d/mid.bin", random_bytes((1 << 20) + 3, 1)},
+      {"d/e/big.bin", random_bytes(5 << 20, 2)}, {"z.json", "{}"}};
+  for (const auto& [name, data] : files) test::write(dir.path / name, data);
+
+  for (uint64_t shard : {uint64_t{0}, uint64_t{1000}, uint64_t{1} << 20, uint64_t{64} << 20}) {
+    std::optional<Digest> first;
+    for (unsigned threads : {1u, 2u, 3u, 8u}) {
+      SignOptions o;
+      o.shard_size = shard;
+      o.hash.threads = threads;
+      Manifest m = manifest_for(dir.path, o);
+      if (!first) first = m.root();
+      CHECK_MESSAGE(m.root() == *first, "threads " << threads << " shard " << shard);
+      if (shard == 0) {
+        REQUIRE(m.resources.size() == files.size());
+        for (const auto& r : m.resources) {
+          auto it = std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.first == r.name; });
+          REQUIRE(it != files.end());
+          CHECK(r.digest == sha256(it->second));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("shard digests cover exactly their byte ranges") {
+  test::TempDir dir;
+  std::string data = random_bytes(2500, 3);
+  test::write(dir.path / "f", data);
+  SignOptions o;
+  o.shard_size = 1000;
+  Manifest m = manifest_for(dir.path, o);
+  REQUIRE(m.resources.size() == 3);
+  CHECK(m.resources[0].name == "f:0:1000");
+  CHECK(m.resources[2].name == "f:2000:2500");
+  CHECK(m.resources[2].algorithm == "sha256-sharded-1000");
+  CHECK(m.resources[1].digest == sha256(std::string_view(data).substr(1000, 1000)));
+}
+
+TEST_CASE("default ignores and the signature file are left out") {
+  test::TempDir dir;
+  test::write(dir.path / "w", "w");
+  test::write(dir.path / ".git/config", "x");
+  test::write(dir.path / "model.sig", "old");
+  test::write(dir.path / ".gitattributes", "x");
+  Manifest m = manifest_for(dir.path, {});
+  REQUIRE(m.resources.size() == 1);
+  CHECK(m.resources[0].name == "w");
+}
+
+TEST_CASE("special files are refused without being opened") {
+  test::TempDir dir;
+  test::write(dir.path / "w", "w");
+  REQUIRE(::mkfifo((dir.path / "pipe").c_str(), 0600) == 0);
+  try {
+    manifest_for(dir.path, {});
+    FAIL("hashed a fifo");
+  } catch (const Error& e) {
+    CHECK(e.status() == Status::io);
+    CHECK(std::string(e.what()).find("fifo") != std::string::npos);
+  }
+}
