@@ -84,8 +84,8 @@ class Inflater {
     for (uint32_t i = 0; i < len; ++i) emit(static_cast<char>(in_.byte()));
   }
   // Builds a canonical code; an over-subscribed set, or an incomplete one with more than
-  // one code, is rejected.
-  static void build(Huffman& h, const uint8_t* lengths, int n) {
+  // one code (except the fixed distance code), is rejected.
+  static void build(Huffman& h, const uint8_t* lengths, int n, bool fixed_code = false) {
     h.count.fill(0);
     for (int i = 0; i < n; ++i) ++h.count[lengths[i]];
     if (h.count[0] == n) return;  // no codes: any use of it is an error in decode
@@ -99,7 +99,7 @@ class Inflater {
     for (int i = 0; i < n; ++i) {
       if (lengths[i]) h.symbol[offs[lengths[i]]++] = static_cast<uint16_t>(i);
     }
-    if (left > 0 && n - h.count[0] > 1) bad("incomplete code");
+    if (left > 0 && !fixed_code && n - h.count[0] > 1) bad("incomplete code");
   }
   int decode(const Huffman& h) {
     int code = 0, first = 0, index = 0;
@@ -140,7 +140,7 @@ class Inflater {
     for (int i = 0; i < 30; ++i) lengths[288 + i] = 5;
     Huffman lit, dist;
     build(lit, lengths, 288);
-    build(dist, lengths + 288, 30);
+    build(dist, lengths + 288, 30, true);  // 30 of 32 codes, by definition
     codes(lit, dist);
   }
   void dynamic() {

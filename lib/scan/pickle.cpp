@@ -203,6 +203,7 @@ class Unpickler {
 
   // Parses one pickle through STOP into `out`. Throws Malformed or LimitReached.
   void run(Result& out);
+  void step_all(Result& out);
 
   bool saw_import = false;  // a global with a plausible name was resolved (and imported)
   bool torch_magic = false; // the pickle is torch's legacy magic number
@@ -330,6 +331,8 @@ void Unpickler::counted_str(uint64_t n, bool is_bytes, bool is_utf8, Result& out
   if (n <= kMaxName) {
     std::string s(static_cast<size_t>(n), '\0');
     in_.read(s.data(), s.size());
+    if (!is_utf8) embedded(s, start, out);
+    else if (auto latin = utf8_to_latin1(s)) embedded(*latin, start, out);
     push(str_value(std::move(s)));
     return;
   }
@@ -351,6 +354,15 @@ void Unpickler::counted_str(uint64_t n, bool is_bytes, bool is_utf8, Result& out
 }
 
 void Unpickler::run(Result& out) {
+  try {
+    step_all(out);
+  } catch (const Error& e) {
+    if (e.status() == Status::io) throw;
+    malformed(e.what());  // the data ends inside an opcode: CPython fails there too
+  }
+}
+
+void Unpickler::step_all(Result& out) {
   stack_.clear();
   marks_.clear();
   memo_.clear();
@@ -459,9 +471,7 @@ void Unpickler::run(Result& out) {
           break;
         }
         std::string decoded = raw_unicode_escape_decode(s);
-        if (decoded.size() > kMaxName) {
-          if (auto latin = utf8_to_latin1(decoded)) embedded(*latin, start, out);
-        }
+        if (auto latin = utf8_to_latin1(decoded)) embedded(*latin, start, out);
         push(str_value(std::move(decoded)));
         break;
       }

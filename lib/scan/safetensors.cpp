@@ -59,7 +59,8 @@ bool looks_like_safetensors(const Source& src) {
   std::string head = src.read_string(0, 9);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(head[static_cast<size_t>(i)]);
-  return head[8] == '{' && n >= 2 && n <= src.size() - 8;
+  // A length field past the end still marks the format (and fails validation).
+  return head[8] == '{' && n >= 2 && n < (uint64_t{1} << 40);
 }
 
 Result scan_safetensors(const Source& src) {
