@@ -32,6 +32,20 @@ std::optional<std::string> from_hex(std::string_view hex) {
   return out;
 }
 
+std::string printable(std::string_view text) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      out += c == '\\' ? "\\\\" : std::string{'\\', 'x', kDigits[c >> 4], kDigits[c & 15]};
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 std::string base64_encode(std::string_view bytes) {
   constexpr int variant = sodium_base64_VARIANT_ORIGINAL;
   std::string out(sodium_base64_ENCODED_LEN(bytes.size(), variant), '\0');

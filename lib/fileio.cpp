@@ -42,15 +42,27 @@ std::string read_file_limited(const fs::path& path, size_t max_bytes, const std:
 
 void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) throw errno_error("cannot create a temporary file in", dir.string(), errno);
+  // An unnamed O_TMPFILE gets a name only once it is complete, so a run killed at any moment
+  // leaves neither a partial file nor a stray temporary one in (say) a model directory.
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+  bool named = false;
+  std::string tmp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  if (fd < 0) {
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+      throw errno_error("cannot create a temporary file in", dir.string(), errno);
+    fd = ::mkstemp(tmp.data());
+    if (fd < 0) throw errno_error("cannot create a temporary file in", dir.string(), errno);
+    named = true;
+  }
   bool done = false;
   struct Cleanup {
-    int& fd; const std::string& name; bool& done;
-    ~Cleanup() { if (fd >= 0) ::close(fd); if (!done) ::unlink(name.c_str()); }
-  } cleanup{fd, tmpl, done};
-  if (::fchmod(fd, mode) != 0) throw errno_error("cannot set the mode of", tmpl, errno);
+    int& fd; const std::string& name; const bool& named; bool& done;
+    ~Cleanup() {
+      if (fd >= 0) ::close(fd);
+      if (named && !done) ::unlink(name.c_str());
+    }
+  } cleanup{fd, tmp, named, done};
+  if (::fchmod(fd, mode) != 0) throw errno_error("cannot set the mode of", path.string(), errno);
   for (size_t off = 0; off < data.size();) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0 && errno == EINTR) continue;
@@ -58,10 +70,26 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
     off += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0) throw errno_error("cannot write", path.string(), errno);
+  if (!named) {
+    // Give it a random temporary name, then rename it over the target.
+    for (int attempt = 0; !named; ++attempt) {
+      tmp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+      int probe = ::mkstemp(tmp.data());  // reserve a unique name
+      if (probe < 0) throw errno_error("cannot create a temporary file in", dir.string(), errno);
+      ::close(probe);
+      ::unlink(tmp.c_str());
+      std::string proc = "/proc/self/fd/" + std::to_string(fd);
+      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        named = true;
+      } else if (errno != EEXIST || attempt > 8) {
+        throw errno_error("cannot write", path.string(), errno);
+      }
+    }
+  }
   int rc = ::close(fd);
   fd = -1;
   if (rc != 0) throw errno_error("cannot write", path.string(), errno);
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) throw errno_error("cannot replace", path.string(), errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw errno_error("cannot replace", path.string(), errno);
   done = true;
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

@@ -43,7 +43,7 @@ json parse_json_strict(std::string_view text, const std::string& what) {
     std::string msg = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
     if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-    throw untrusted(what + ": invalid JSON: " + msg);
+    throw untrusted(what + ": invalid json: " + msg);
   }
 }
 

@@ -5,13 +5,15 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "modelseal/encoding.hpp"
+
 namespace fs = std::filesystem;
 
 namespace modelseal::tool {
 
 void print_error(const Error& e) {
-  std::fprintf(stderr, "modelseal: %s\n", e.what());
-  if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+  std::fprintf(stderr, "modelseal: %s\n", printable(e.what()).c_str());
+  if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", printable(e.hint()).c_str());
 }
 
 int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "common.hpp"
+#include "modelseal/encoding.hpp"
 #include "modelseal/verify.hpp"
 
 using namespace modelseal;
@@ -50,10 +51,10 @@ int main(int argc, char** argv) {
     if (as_json) std::printf("%s\n", report.to_json().dump(2).c_str());
     if (verbose && !as_json) {
       for (const auto& f : report.files) {
-        if (f.ok) std::printf("%s: OK\n", f.name.c_str());
-        else std::printf("%s: FAILED (%s)\n", f.name.c_str(), f.reason.c_str());
+        if (f.ok) std::printf("%s: OK\n", printable(f.name).c_str());
+        else std::printf("%s: FAILED (%s)\n", printable(f.name).c_str(), printable(f.reason).c_str());
       }
-      for (const auto& f : report.ignored) std::printf("%s: IGNORED (not signed)\n", f.c_str());
+      for (const auto& f : report.ignored) std::printf("%s: IGNORED (not signed)\n", printable(f).c_str());
     }
     if (failure) {
       tool::print_error(*failure);

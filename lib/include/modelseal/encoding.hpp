@@ -16,6 +16,10 @@ inline std::string to_hex(std::string_view bytes) {
 // Lowercase or uppercase hex; nullopt on odd length or a non-hex character.
 std::optional<std::string> from_hex(std::string_view hex);
 
+// For messages that quote untrusted text: control bytes and DEL become \xNN, so a name or a
+// parser's excerpt can never break a one-line error or forge a line of output.
+std::string printable(std::string_view text);
+
 std::string base64_encode(std::string_view bytes);
 // Strict: padded standard alphabet only, no whitespace; nullopt otherwise.
 std::optional<std::string> base64_decode(std::string_view b64);
