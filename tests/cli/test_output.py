@@ -1,0 +1,72 @@
+"""What people read: per-file lines, the summary, --help with an example, man pages, the dispatcher."""
+import os
+import subprocess
+import unittest
+
+from harness import BUILD, SOURCE, CliTest, run, write
+
+PROGRAMS = ["keygen", "sign", "verify", "digest", "inspect"]
+
+
+class Output(CliTest):
+    def test_verify_verbose_lines(self):
+        self.sign()
+        r = self.verify(None, "-v")
+        lines = r.out.splitlines()
+        for name in self.FILES:
+            self.assertIn(name + ": OK", lines)
+        self.assertTrue(lines[-1].startswith(self.model + ": OK ("), r)
+        write(os.path.join(self.model, "config.json"), b"{}")
+        r = self.verify(None, "-v", expect=1)
+        self.assertIn("config.json: FAILED (modified: sha256 is ", r.out)
+        self.assertIn("tokenizer/vocab.txt: OK", r.out)
+
+    def test_quiet_and_summary(self):
+        self.sign()
+        r = self.verify(None, "-q")
+        self.assertEqual(r.out, "")
+        r = self.verify()
+        self.assertEqual(len(r.out.splitlines()), 1)
+        self.assertIn("OK (6 files, sha256:", r.out)
+
+    def test_help_and_man_pages(self):
+        for p in PROGRAMS:
+            with self.subTest(program=p):
+                r = run(p, "--help")
+                self.assertEqual(r.rc, 0, r)
+                self.assertIn("Example", r.out)
+                self.assertTrue(os.path.exists(os.path.join(SOURCE, "man", f"modelseal-{p}.1")))
+                man = subprocess.run(["man", "--warnings", "-l", "-P", "cat", os.path.join(SOURCE, "man", f"modelseal-{p}.1")],
+                                     capture_output=True, env={**os.environ, "MANWIDTH": "80"})
+                if man.returncode == 0:
+                    self.assertIn("EXIT STATUS", man.stdout.decode())
+                    self.assertEqual(man.stderr.decode().strip(), "")
+        self.assertTrue(os.path.exists(os.path.join(SOURCE, "man", "modelseal.1")))
+
+    def test_dispatcher(self):
+        exe = os.path.join(BUILD, "tools", "modelseal")
+        self.sign()
+        p = subprocess.run([exe, "verify", self.model, "-p", self.pub], capture_output=True)
+        self.assertEqual(p.returncode, 0, p)
+        p = subprocess.run([exe, "nope"], capture_output=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"unknown command", p.stderr)
+        p = subprocess.run([exe, "--help"], capture_output=True)
+        self.assertEqual(p.returncode, 0)
+        for c in PROGRAMS:
+            self.assertIn(c.encode(), p.stdout)
+
+    def test_no_progress_without_a_terminal(self):
+        r = self.sign()
+        self.assertNotIn("\r", r.err)
+
+    def test_inspect_labels_unverified(self):
+        self.sign()
+        r = run("inspect", os.path.join(self.model, "model.sig"))
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(r.out.startswith("UNVERIFIED"), r)
+        self.assertIn("root digest:   sha256:", r.out)
+
+
+if __name__ == "__main__":
+    unittest.main()
