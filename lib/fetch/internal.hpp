@@ -1,0 +1,129 @@
+// Internals of fetch: libcurl handles, the staging directory and a file's streaming check.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modelseal/error.hpp"
+#include "modelseal/fetch.hpp"
+#include "modelseal/hash.hpp"
+
+namespace modelseal::fetch_detail {
+
+// ---- libcurl (http.cpp)
+
+struct EasyDeleter { void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); } };
+struct MultiDeleter { void operator()(CURLM* h) const noexcept { curl_multi_cleanup(h); } };
+using Easy = std::unique_ptr<CURL, EasyDeleter>;
+using Multi = std::unique_ptr<CURLM, MultiDeleter>;
+
+// curl_global_init, once per process.
+void init_curl();
+// Checks the scheme (https, or http with insecure_http), rejects a query or fragment and
+// returns the URL without trailing slashes. Error(usage) otherwise.
+std::string base_url(const std::string& url, const TlsOptions& tls);
+// base + "/" + the resource path with each segment percent-encoded.
+std::string resource_url(const std::string& base, std::string_view name);
+// An easy handle with the TLS, timeout and protocol settings of `opts` for `url`.
+Easy make_easy(const std::string& url, const FetchOptions& opts, char* errbuf);
+// Whether a failed transfer is worth another try (connection trouble, 5xx, 429).
+bool transient(CURLcode rc, CURL* h);
+// The error for a failed transfer of `name` from `url` (Status::io), with a hint where one helps.
+Error transfer_error(CURLcode rc, CURL* h, const char* errbuf, std::string_view name, const std::string& url);
+
+// ---- file descriptors
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd();
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  int get() const { return fd_; }
+  int release() { int fd = fd_; fd_ = -1; return fd; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// ---- the temporary directory beside the destination (staging.cpp)
+
+class Staging {
+ public:
+  // Checks `dest` (absent, or with `replace` an empty directory or one holding model.sig) and
+  // creates `.NAME.fetch-XXXXXX` beside it. Error(usage) or Error(io).
+  Staging(const std::filesystem::path& dest, bool replace);
+  ~Staging();   // removes the temporary directory unless committed
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+
+  const std::filesystem::path& path() const { return tmp_; }
+  const std::filesystem::path& dest() const { return dest_; }
+  // Creates `rel` (a validated resource path) with O_EXCL|O_NOFOLLOW, its folders with
+  // mkdirat/openat relative to the temporary directory, never following a link.
+  UniqueFd create_file(std::string_view rel);
+  // Syncs every folder, renames the temporary directory to the destination (atomically
+  // exchanging it with an existing one when replacing) and syncs the parent.
+  void commit();
+
+ private:
+  std::filesystem::path dest_, parent_, tmp_;
+  std::string name_, tmp_name_;
+  bool replace_ = false, committed_ = false;
+  UniqueFd parent_fd_, tmp_fd_;
+  std::set<std::string> dirs_;   // created sub-folders, relative
+};
+
+// ---- one file's expected content, checked as it streams (stream.cpp)
+
+struct Piece {
+  uint64_t end = 0;       // shard end offset (sized plans only)
+  Digest digest{};
+  std::string name;       // resource name, for messages
+};
+
+struct FilePlan {
+  std::string name;             // path relative to the model root
+  std::vector<Piece> pieces;    // shards by offset, or one digest for the whole file; empty: no check
+  bool sized = false;           // the signature records the size: pieces.back().end
+  uint64_t bound = 0;           // most bytes accepted
+};
+
+// Files of a verified manifest, grouped and bounded. Error(not_trusted) if the shards of a file
+// do not cover it exactly or exceed `max_file_size`, or a name cannot be created.
+std::vector<FilePlan> plan_files(const Manifest& m, uint64_t max_file_size);
+
+// Receives the bytes of one file: bounds them, hashes them, checks every digest as soon as its
+// bytes are complete and writes them to `fd`. Any failure is kept and ends the transfer.
+class Stream {
+ public:
+  Stream(const FilePlan& plan, std::string url) : plan_(&plan), url_(std::move(url)) {}
+  // Content-Length announced by the server (-1 unknown): refused at once when out of bounds.
+  void announce(int64_t length);
+  void write(int fd, const char* data, size_t n);
+  // The transfer ended normally: checks that nothing signed is missing.
+  void finish();
+  void restart();   // for a retry: forget everything received
+  uint64_t received() const { return pos_; }
+  const FilePlan& plan() const { return *plan_; }
+  const std::string& url() const { return url_; }
+
+ private:
+  void check_piece();
+  const FilePlan* plan_;
+  std::string url_;
+  Sha256 hash_;
+  uint64_t pos_ = 0;
+  size_t piece_ = 0;
+};
+
+}  // namespace modelseal::fetch_detail

@@ -1,0 +1,138 @@
+// The temporary directory a fetch writes into: beside the destination (same filesystem), files
+// created without following links, renamed into place only once everything verified.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.hpp"
+#include "modelseal/formats.hpp"
+
+namespace fs = std::filesystem;
+
+namespace modelseal::fetch_detail {
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+// An existing destination may be replaced only when it holds a model (or nothing), so that a
+// slip such as `-o ~ --force` cannot remove a home folder.
+void check_replaceable(int parent_fd, const std::string& name, const fs::path& dest) {
+  UniqueFd fd(::openat(parent_fd, name.c_str(), kDirFlags));
+  if (!fd) throw usage_error("refusing to replace " + dest.string() + ": not a directory", "choose another -o DIR");
+  struct stat st;
+  if (::fstatat(fd.get(), std::string(kDefaultSignatureName).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return;
+  std::error_code ec;
+  if (fs::is_empty(dest, ec) && !ec) return;
+  throw usage_error("refusing to replace " + dest.string() + ": it does not hold a model (no model.sig)",
+                    "choose another -o DIR, or remove it yourself");
+}
+
+void fsync_dir(int fd, const std::string& what) {
+  if (::fsync(fd) != 0 && errno != EINVAL) throw errno_error("cannot sync", what, errno);
+}
+
+}  // namespace
+
+Staging::Staging(const fs::path& dest, bool replace) : replace_(replace) {
+  fs::path d = dest.lexically_normal();
+  if (!d.empty() && d.filename().empty()) d = d.parent_path();   // "out/" -> "out"
+  name_ = d.filename().string();
+  if (name_.empty() || name_ == "." || name_ == "..")
+    throw usage_error("invalid output directory: " + dest.string(), "name a new folder, e.g. -o ./bert");
+  dest_ = d;
+  parent_ = d.has_parent_path() ? d.parent_path() : fs::path(".");
+  parent_fd_ = UniqueFd(::open(parent_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent_fd_) throw errno_error("cannot open the folder of the output directory", parent_.string(), errno);
+  struct stat st;
+  if (::fstatat(parent_fd_.get(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!replace_)
+      throw usage_error("output directory exists: " + dest_.string(),
+                        "choose a new one, or use --force to replace a model directory");
+    check_replaceable(parent_fd_.get(), name_, dest_);
+  }
+  std::string tmpl = (parent_ / ("." + name_ + ".fetch-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) throw errno_error("cannot create a temporary directory in", parent_.string(), errno);
+  tmp_ = tmpl;
+  tmp_name_ = tmp_.filename().string();
+  tmp_fd_ = UniqueFd(::openat(parent_fd_.get(), tmp_name_.c_str(), kDirFlags));
+  if (!tmp_fd_) {
+    int err = errno;
+    ::rmdir(tmp_.c_str());
+    throw errno_error("cannot open", tmp_.string(), err);
+  }
+}
+
+Staging::~Staging() {
+  std::error_code ec;
+  if (!committed_) fs::remove_all(tmp_, ec);
+}
+
+UniqueFd Staging::create_file(std::string_view rel) {
+  int dir = tmp_fd_.get();
+  UniqueFd sub;
+  std::string so_far;
+  size_t start = 0;
+  for (size_t slash; (slash = rel.find('/', start)) != std::string_view::npos; start = slash + 1) {
+    std::string comp(rel.substr(start, slash - start));
+    so_far += (so_far.empty() ? "" : "/") + comp;
+    if (::mkdirat(dir, comp.c_str(), 0755) != 0 && errno != EEXIST)
+      throw errno_error("cannot create folder", (tmp_ / so_far).string(), errno);
+    UniqueFd next(::openat(dir, comp.c_str(), kDirFlags));
+    if (!next) throw errno_error("cannot open folder", (tmp_ / so_far).string(), errno);
+    dirs_.insert(so_far);
+    sub = std::move(next);
+    dir = sub.get();
+  }
+  std::string leaf(rel.substr(start));
+  UniqueFd fd(::openat(dir, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) throw errno_error("cannot create", (tmp_ / std::string(rel)).string(), errno);
+  return fd;
+}
+
+void Staging::commit() {
+  for (const auto& d : dirs_) {
+    UniqueFd fd(::openat(tmp_fd_.get(), d.c_str(), kDirFlags));
+    if (!fd) throw errno_error("cannot open folder", (tmp_ / d).string(), errno);
+    fsync_dir(fd.get(), (tmp_ / d).string());
+  }
+  if (::fchmod(tmp_fd_.get(), 0755) != 0) throw errno_error("cannot set the mode of", tmp_.string(), errno);
+  fsync_dir(tmp_fd_.get(), tmp_.string());
+
+  struct stat st;
+  bool exists = ::fstatat(parent_fd_.get(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (exists && !replace_) throw usage_error("output directory appeared meanwhile: " + dest_.string());
+  if (exists) check_replaceable(parent_fd_.get(), name_, dest_);
+  // RENAME_NOREPLACE: never over something that appeared meanwhile; RENAME_EXCHANGE: readers
+  // see the old model or the new one, never a mix, and the old one ends up at tmp_.
+  unsigned flags = exists ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+  if (::renameat2(parent_fd_.get(), tmp_name_.c_str(), parent_fd_.get(), name_.c_str(), flags) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY)
+      throw usage_error("output directory appeared meanwhile: " + dest_.string());
+    throw errno_error("cannot rename the verified model into place", dest_.string(), errno);
+  }
+  committed_ = !exists;   // when exchanged, the destructor removes the old model from tmp_
+  fsync_dir(parent_fd_.get(), parent_.string());
+  if (exists) {
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+    committed_ = true;
+  }
+}
+
+}  // namespace modelseal::fetch_detail
