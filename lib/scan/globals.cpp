@@ -58,7 +58,8 @@ constexpr std::string_view kDeniedModules[] = {
     "bdb", "timeit", "trace", "profile", "cProfile", "asyncio", "threading", "_thread",
     "signal", "tempfile", "io", "_io", "types", "operator", "_operator", "functools",
     "dill", "cloudpickle", "joblib", "requests", "urllib", "urllib2", "http", "httplib",
-    "ftplib", "smtplib", "telnetlib", "xmlrpc", "shelve",
+    "ftplib", "smtplib", "telnetlib", "xmlrpc", "shelve", "antigravity", "this", "idlelib", "turtle",
+    "tkinter", "ensurepip", "venv", "distutils", "setuptools", "pip", "site",
 };
 
 // Attributes of builtins that evaluate code or reach arbitrary objects.

@@ -205,7 +205,10 @@ class Unpickler {
   void run(Result& out);
   void step_all(Result& out);
 
-  bool saw_import = false;  // a global with a plausible name was resolved (and imported)
+  // Evidence that a stream which later breaks is a pickle and not text or raw data: a
+  // denylisted global was imported, or a global was called. (Text such as "cat\ndog\n" reads
+  // as GLOBAL at.dog, which CPython would fail to import before calling anything.)
+  bool saw_import = false;
   bool torch_magic = false; // the pickle is torch's legacy magic number
   int protocol = 0;
 
@@ -278,15 +281,19 @@ class Unpickler {
 
 Value Unpickler::resolve(const std::string& module, const std::string& name, Result& out) {
   std::string full = module + "." + name;
-  if (is_identifier_path(module) && is_identifier_path(name)) saw_import = true;
   if (const char* sev = global_severity(module, name)) {
     add_finding(out, "global " + full, sev, op_at_);
+    if (std::string_view(sev) == "critical" && is_identifier_path(module) && is_identifier_path(name)) {
+      saw_import = true;
+    }
   }
   return Value{Kind::global, std::make_shared<const std::string>(std::move(full))};
 }
 
 void Unpickler::call(const Value& callable, const char* opname, Result& out) {
-  if (callable.kind != Kind::global) {
+  if (callable.kind == Kind::global) {
+    saw_import = true;
+  } else {
     add_finding(out, std::string(opname) + " calls a value that is not a global", "medium", op_at_);
   }
 }
@@ -532,16 +539,19 @@ void Unpickler::step_all(Result& out) {
       case 0x82: case 0x83: case 0x84: {  // EXT1 EXT2 EXT4
         uint64_t code = in_.le(op == 0x82 ? 1 : op == 0x83 ? 2 : 4);
         if (code == 0) malformed("EXT specifies code <= 0");
-        saw_import = true;
+        // Not evidence of a pickle by itself: CPython's extension registry is empty by default,
+        // so in an otherwise broken stream this is as likely to be random data.
         add_finding(out, "extension registry code " + std::to_string(code) + " (an unchecked global)", "high", op_at_);
         push(Value{Kind::global, std::make_shared<const std::string>("?")});
         break;
       }
       case 'i': {  // INST: module and name lines, then the arguments above a MARK
+        if (marks_.empty()) malformed("MARK missing");  // checked first, as CPython does
         std::string module = in_.line(kMaxName + 1);
         std::string name = in_.line(kMaxName + 1);
-        resolve(module, name, out);
+        Value cls = resolve(module, name, out);
         pop_mark();
+        call(cls, "INST", out);
         push(Value{Kind::object, nullptr});
         break;
       }
@@ -580,6 +590,7 @@ void Unpickler::step_all(Result& out) {
         pop();
         const Value& target = top();
         if (target.kind == Kind::global) {
+          saw_import = true;
           add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
         }
         break;

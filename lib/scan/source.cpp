@@ -143,7 +143,7 @@ void add_finding(Result& r, std::string what, const char* severity, uint64_t off
 
 void merge_findings(Result& into, const Result& from, const std::string& member) {
   for (const Finding& f : from.findings) {
-    std::string m = f.member.empty() ? member : member + "/" + f.member;
+    std::string m = f.member.empty() ? member : member.empty() ? f.member : member + "/" + f.member;
     add_finding(into, f.what, f.severity.c_str(), f.offset, std::move(m));
   }
   if (!from.error.empty()) {

@@ -543,6 +543,8 @@ def build():
         "safe", "json")
     add("other/vocab.txt", b"[PAD]\n[UNK]\n[CLS]\nthe\nof\n", "unknown", "unknown")
     add("other/starts_with_c.txt", b"config name\nsome value\n", "unknown", None)
+    add("other/vocab_c.txt", b"cat\ndog\nelephant\nfish\n", "unknown", "unknown")
+    add("other/vocab_i.txt", b"in\nto\nof\nthe\n", "unknown", "unknown")
     add("other/empty", b"", "unknown", "empty")
     add("other/onnx_like.onnx", b"\x08\x07\x12\x07pytorch\x1a\x052.0.0:\x9a\x01\n" + bytes(range(256)) * 4,
         "unknown", "unknown")
@@ -552,6 +554,13 @@ def build():
     add("other/floats.bin", struct.pack("<1024f", *[rnd.uniform(-1, 1) for _ in range(1024)]), "unknown", None)
     add("other/benign.tar", tar_bytes([("a.txt", b"hello"), ("b.pkl", pickle.dumps(plain, protocol=2))]),
         "safe", "tar")
+    # Raw weights that happen to start like an opcode (EXT2 here) are data, not pickles.
+    add("torch/data_member_like_opcode.pt",
+        torch_zip(torch_pickle(state_dict()), extra=[("archive/data/1", b"\x83\xf4\x3d\xbf" + f32)]),
+        "safe", "pytorch-zip")
+    for b in range(256):
+        tail = bytes(rnd.getrandbits(8) for _ in range(rnd.choice([7, 63, 1023])))
+        add("other/random/first_byte_%02x.bin" % b, bytes([b]) + tail, "not-unsafe", None, None)
     return c
 
 

@@ -69,7 +69,10 @@ def main():
             report = doc["files"][0]
             text = describe(report)
             want_rc = 1 if verdict == "unsafe" else 0
-            if report["verdict"] != verdict:
+            if verdict == "not-unsafe":
+                if report["verdict"] == "unsafe" or rc != 0:
+                    fail("%s: flagged (exit %d)\n%s" % (name, rc, text))
+            elif report["verdict"] != verdict:
                 fail("%s: verdict %s, expected %s\n%s" % (name, report["verdict"], verdict, text))
             if rc != want_rc:
                 fail("%s: exit %d, expected %d" % (name, rc, want_rc))
