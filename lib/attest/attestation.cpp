@@ -1,0 +1,41 @@
+// Signing a statement into a DSSE envelope and appending it to a bundle.
+#include <algorithm>
+
+#include "modelseal/attest.hpp"
+#include "modelseal/error.hpp"
+#include "modelseal/formats.hpp"
+
+namespace modelseal {
+
+Envelope sign_statement(const Statement& st, const std::vector<const PrivateKey*>& keys) {
+  if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
+  if (st.subjects.empty()) throw usage_error("an attestation needs at least one subject");
+  Envelope env;
+  env.payload = st.serialize();
+  env.payload_type = std::string(kInTotoPayloadType);
+  const std::string message = pae(env.payload_type, env.payload);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t k = 0; k < i; ++k)
+      if (keys[k]->public_key().keyid() == keys[i]->public_key().keyid())
+        throw usage_error("the same key was given twice");
+    env.signatures.push_back({keys[i]->sign(message), keys[i]->public_key().keyid()});
+  }
+  return env;
+}
+
+std::string envelope_line(const Envelope& env) { return env.to_json().dump(); }
+
+void append_attestation(const std::filesystem::path& jsonl, const Statement& st,
+                        const std::vector<const PrivateKey*>& keys) {
+  const std::string line = envelope_line(sign_statement(st, keys));
+  // Read back what is about to be written, as a verifier will (minisign does the same).
+  auto entries = parse_attestations(line + "\n", "new attestation");
+  const Envelope& env = entries.at(0).envelope;
+  const std::string message = pae(env.payload_type, env.payload);
+  for (size_t i = 0; i < keys.size(); ++i) keys[i]->public_key().verify(message, env.signatures.at(i).sig);
+  Statement back = Statement::parse(env.payload, "new attestation");
+  if (back.to_json() != st.to_json()) throw io_error("the new attestation does not read back; nothing was written");
+  append_line_atomic(jsonl, line);
+}
+
+}  // namespace modelseal
