@@ -1,0 +1,22 @@
+// libFuzzer entry point for the scanner's gguf parser. Malformed input must end in a
+// modelseal::Error (or a verdict), never in a crash, a hang or an unbounded allocation.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "../../lib/scan/internal.hpp"
+#include "modelseal/error.hpp"
+
+using namespace modelseal::scan::detail;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  try {
+    MemorySource src(std::span<const uint8_t>(data, size));
+    if (size >= 4 && std::memcmp(data, "GGUF", 4) == 0) (void)scan_gguf(src);
+  } catch (const modelseal::Error&) {
+  }
+  // The public entry point too: detection by content, then whichever parser applies.
+  (void)modelseal::scan::scan_memory(std::span<const uint8_t>(data, size), "fuzz");
+  return 0;
+}
