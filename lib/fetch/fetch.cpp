@@ -252,7 +252,10 @@ VerifiedModel fetch_model(const std::string& url, const fs::path& dir, const Pol
     try {
       run_all(transfers, opts.parallel, stage, opts);
     } catch (...) {
-      for (const auto& f : report->files) report->bytes += f.size;
+      for (auto& f : report->files) {
+        report->bytes += f.size;
+        if (!f.ok && f.reason.empty()) f.reason = "not checked: the fetch stopped";
+      }
       throw;
     }
     for (const auto& f : report->files) report->bytes += f.size;
