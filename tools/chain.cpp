@@ -110,7 +110,11 @@ int main(int argc, char** argv) {
       // out here (an owner may sign a layout dated for a test of expiry); verify checks it.
       Envelope back = Envelope::from_json(parse_json_strict(bytes, "new layout"), "new layout");
       Layout parsed = Layout::parse(back.payload, "layout " + layout_in);
-      verify_layout(back, pubs, parsed.expires - 1, "layout " + layout_in);
+      try {
+        verify_layout(back, pubs, parsed.expires - 1, "layout " + layout_in);
+      } catch (const Error& e) {
+        throw usage_error(e.what(), e.hint());   // the caller's keys or layout, not an attack
+      }
       write_file_atomic(out, bytes, 0644);
       if (!quiet) std::printf("%s: signed layout with %zu key(s)\n", out.c_str(), loaded.size());
       return 0;
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
     }
     if (as_json) std::printf("%s\n", report.to_json().dump(2).c_str());
     else if (!quiet || failure) print_text(report);
+    std::fflush(stdout);
     if (failure) {
       tool::print_error(*failure);
       return static_cast<int>(failure->status());

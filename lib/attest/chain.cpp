@@ -23,6 +23,7 @@ struct Attestation {
   std::optional<Statement> statement;      // parsed only once authenticated
   json statement_json;                     // the same verified bytes, for rules
   std::string problem;                     // why it cannot be used at all
+  std::string rejected;                    // why a step it was about did not accept it
   bool used = false;
 };
 
@@ -129,6 +130,7 @@ StepResult check_step(const LayoutStep& step, const Subject& subject, std::vecto
     }
     if (allowed.empty()) {
       rejected.push_back(a.source + " is signed by " + others + ", not allowed for this step");
+      a.rejected = "step " + step.name + ": signed by " + others + ", not allowed for this step";
       continue;
     }
     std::optional<std::string> broken;
@@ -136,6 +138,7 @@ StepResult check_step(const LayoutStep& step, const Subject& subject, std::vecto
       if ((broken = rule.violation(a.statement_json))) break;
     if (broken) {
       rejected.push_back(a.source + ": " + *broken);
+      a.rejected = "step " + step.name + ": " + *broken;
       continue;
     }
     std::vector<Dependency> listed;
@@ -144,6 +147,7 @@ StepResult check_step(const LayoutStep& step, const Subject& subject, std::vecto
       auto d = dependencies_of(a.statement->predicate, why);
       if (!d) {
         rejected.push_back(a.source + ": " + why);
+        a.rejected = "step " + step.name + ": " + why;
         continue;
       }
       listed = std::move(*d);
@@ -246,11 +250,13 @@ void verify_chain(const ChainInputs& in, ChainReport& r) {
 
     for (const Attestation& a : atts) {
       if (a.used) continue;
-      std::string why = a.problem;
-      if (why.empty()) {
+      std::string why = !a.problem.empty() ? a.problem : "rejected by " + a.rejected;
+      if (a.problem.empty() && a.rejected.empty()) {
         bool known = std::any_of(layout.steps.begin(), layout.steps.end(),
                                  [&](const LayoutStep& s) { return s.predicate_type == a.statement->predicate_type; });
-        why = known ? "not used by any step (about other artifacts, or rejected)"
+        const Subject& first = a.statement->subjects.front();
+        why = known ? "about " + first.name + " (sha256:" + first.sha256.substr(0, 16) +
+                          "...), which no step requires"
                     : "predicate type " + a.statement->predicate_type + " is not in the layout";
       }
       r.ignored.push_back({a.source, why});
