@@ -19,6 +19,8 @@ json read_json_object(const std::string& path, const std::string& what) {
   } catch (const Error& e) {
     if (e.status() == Status::not_trusted) throw usage_error(e.what());
     throw;
+  } catch (const json::exception&) {   // e.g. a number too large for a double
+    throw usage_error(what + " is not valid JSON: " + path);
   }
 }
 

@@ -92,6 +92,7 @@ TEST_CASE("statement round-trips and parses strictly") {
   json t5 = j; t5["predicateType"] = 7; CHECK(bad(t5) == Status::not_trusted);
   json t6 = j; t6["subject"][0]["digest"]["sha512"] = 5; CHECK(bad(t6) == Status::not_trusted);
   CHECK(status_of([] { Statement::parse(R"({"_type":"a","_type":"b"})", "t"); }) == Status::not_trusted);
+  CHECK(status_of([] { Statement::parse("{\"_type\":1" + std::string(400, '0') + "}", "t"); }) == Status::not_trusted);
   // Uppercase hex is accepted and normalised.
   json t7 = j; t7["subject"][0]["digest"]["sha256"] = std::string(64, 'A');
   CHECK(Statement::parse(t7.dump(), "t").subjects[0].sha256 == kDigestA);
@@ -378,6 +379,11 @@ TEST_CASE("layout parser rejects what it does not understand") {
   CHECK(bad([](json& l) { l["steps"].push_back(l["steps"][0]); }).find("twice") != std::string::npos);
   CHECK(bad([](json& l) { l["steps"] = json::array(); }).size() > 0);
   CHECK(bad([](json& l) { l["owners"]["keys"] = json::array(); }).size() > 0);
+  json huge = f.layout;
+  huge["owners"]["threshold"] = 1;
+  std::string text = huge.dump();
+  text.replace(text.find("\"threshold\":1"), 13, "\"threshold\":1" + std::string(400, '0'));
+  CHECK(error_of([&] { Layout::parse(text, "l"); }).find("invalid JSON") != std::string::npos);
   for (std::string junk : {std::string(""), std::string("null"), std::string("{"), std::string(200, '['),
                            std::string(kMaxLayoutBytes + 1, ' ')})
     CHECK(status_of([&] { Layout::parse(junk, "l"); }) == Status::not_trusted);
