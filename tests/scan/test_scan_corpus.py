@@ -13,6 +13,7 @@ import tempfile
 import jsonschema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, HERE)
 import gen_corpus  # noqa: E402
 
