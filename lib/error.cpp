@@ -5,7 +5,8 @@
 namespace modelseal {
 
 Error errno_error(const std::string& what, const std::string& path, int err) {
-  std::string msg = what + ": " + path + ": " + std::strerror(err);
+  std::string msg = what;
+  msg.append(": ").append(path).append(": ").append(std::strerror(err));
   std::string hint;
   if (err == EACCES || err == EPERM) hint = "check the permissions of " + path;
   if (err == ENOSPC || err == EDQUOT) hint = "free some space on the file system";

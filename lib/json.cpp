@@ -39,10 +39,11 @@ json parse_json_strict(std::string_view text, const std::string& what) {
   };
   try {
     return json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too large
     std::string msg = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
     if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+    if (msg.size() > 160) msg = msg.substr(0, 157) + "...";
     throw untrusted(what + ": invalid json: " + msg);
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 #include <sys/stat.h>
 
 #include "modelseal/formats.hpp"
@@ -83,17 +84,24 @@ fs::path default_signature_path(const fs::path& model) {
 
 std::vector<const Resource*> VerifiedModel::resources_for(std::string_view name) const {
   std::vector<const Resource*> out;
-  for (const auto& r : manifest_.resources) {
-    std::string_view path = r.name;
-    if (manifest_.serialization.method == Method::shards) {
-      auto sn = parse_shard_name(r.name);
-      if (!sn || sn->path != name) continue;
-      out.push_back(&r);
-      continue;
-    }
-    if (path == name || (single_file_ && path == "." && manifest_.resources.size() == 1)) out.push_back(&r);
-  }
+  auto it = index_.find(std::string(name));
+  if (it == index_.end() && single_file_ && manifest_.resources.size() == 1) it = index_.find(".");
+  if (it != index_.end())
+    for (size_t i : it->second) out.push_back(&manifest_.resources[i]);
   return out;
+}
+
+void VerifiedModel::build_index() {
+  const bool shards = manifest_.serialization.method == Method::shards;
+  for (size_t i = 0; i < manifest_.resources.size(); ++i) {
+    const std::string& n = manifest_.resources[i].name;
+    index_[shards ? parse_shard_name(n)->path : n].push_back(i);
+  }
+  if (shards)  // shards of a file in offset order
+    for (auto& [path, idx] : index_)
+      std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+        return parse_shard_name(manifest_.resources[a].name)->start < parse_shard_name(manifest_.resources[b].name)->start;
+      });
 }
 
 VerifiedModel verify_signature(const fs::path& model, const Policy& policy, const VerifyOptions& opts,
@@ -117,6 +125,7 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
     vm.single_file_ = !S_ISDIR(st.st_mode);
     vm.manifest_ = Manifest::from_statement(bundle.envelope.payload);
     vm.root_digest_ = vm.manifest_.root();
+    vm.build_index();
     vm.signers_ = policy.authorize(signers, vm.manifest_.model_name, vm.root_digest_, now);
     if (report) {
       report->root_digest = digest_hex(vm.root_digest_);
@@ -140,20 +149,15 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
     WalkOptions wo = verifier_walk_options(model, sig, m, opts);
     ModelTree tree = walk_model(model, wo);
 
-    // What the signature lists, by file path.
-    std::map<std::string, std::vector<const Resource*>, decltype(&name_less)> listed(&name_less);
-    for (const auto& r : m.resources) {
-      std::string path = shards ? parse_shard_name(r.name)->path : r.name;
-      if (tree.single_file && (path == "." || path == tree.model_name)) path = tree.model_name;
-      listed[path].push_back(&r);
-    }
-
     std::map<std::string, FileCheck, decltype(&name_less)> checks(&name_less);
     std::vector<ModelFile> to_hash;
+    std::vector<std::vector<const Resource*>> expected;   // per file in to_hash, shards in order
+    std::unordered_set<std::string> on_disk;
     const bool ignore_unlisted = opts.insecure_ignore_unsigned_files || policy.insecure_ignore_unlisted_files();
     for (const auto& f : tree.files) {
-      auto it = listed.find(f.name);
-      if (it == listed.end()) {
+      on_disk.insert(f.name);
+      auto listed = vm.resources_for(f.name);
+      if (listed.empty()) {
         if (ignore_unlisted) {
           report->ignored.push_back(f.name);
         } else {
@@ -167,26 +171,25 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
         continue;
       }
       if (shards) {
-        auto want = shard_ranges(f.size, m.serialization.shard_size);
+        // The signed shard layout must be exactly the one of a file of this size.
         std::vector<std::pair<uint64_t, uint64_t>> have;
-        for (const Resource* r : it->second) {
+        for (const Resource* r : listed) {
           auto sn = parse_shard_name(r->name);
           have.emplace_back(sn->start, sn->end);
         }
-        std::sort(have.begin(), have.end());
-        if (have != want) {
-          uint64_t signed_size = have.empty() ? 0 : have.back().second;
+        if (have != shard_ranges(f.size, m.serialization.shard_size)) {
           checks[f.name] = {f.name, false, "size is " + std::to_string(f.size) + " bytes, signed as " +
-                                               std::to_string(signed_size)};
+                                               std::to_string(have.back().second)};
           continue;
         }
       }
       to_hash.push_back(f);
+      expected.push_back(std::move(listed));
     }
-    for (const auto& [path, res] : listed)
-      if (!checks.count(path) && std::none_of(tree.files.begin(), tree.files.end(),
-                                              [&](const ModelFile& f) { return f.name == path; }))
-        checks[path] = {path, false, "missing"};
+    for (const auto& [path, idx] : vm.index_) {
+      std::string name = tree.single_file ? tree.model_name : path;
+      if (!on_disk.count(name)) checks[name] = {name, false, "missing"};
+    }
 
     HashOptions ho = opts.hash;
     ho.shard_size = shards ? m.serialization.shard_size : 0;
@@ -197,11 +200,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       if (digests[i].error) {
         c = {f.name, false, digests[i].error->what(), digests[i].error->status()};
       } else {
-        auto want = listed[f.name];
-        if (shards)
-          std::sort(want.begin(), want.end(), [](const Resource* a, const Resource* b) {
-            return parse_shard_name(a->name)->start < parse_shard_name(b->name)->start;
-          });
+        const auto& want = expected[i];
         for (size_t s = 0; s < want.size(); ++s)
           if (digests[i].shards[s] != want[s]->digest) {
             c = {f.name, false,

@@ -7,7 +7,6 @@
 #include "modelseal/attest.hpp"
 #include "modelseal/chain.hpp"
 #include "modelseal/error.hpp"
-#include "strict_json.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/layout.hpp"
 #include "modelseal/policy.hpp"
@@ -53,7 +52,7 @@ Attestation authenticate(const AttestationEntry& e, const Layout& layout) {
   }
   try {
     a.statement = Statement::parse(env.payload, e.source);
-    a.statement_json = attest_detail::parse_untrusted(env.payload, e.source);
+    a.statement_json = parse_json_strict(env.payload, e.source);
   } catch (const Error& err) {
     a.statement.reset();
     a.problem = err.what();

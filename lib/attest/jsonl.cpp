@@ -16,7 +16,6 @@
 
 #include "modelseal/attest.hpp"
 #include "modelseal/error.hpp"
-#include "strict_json.hpp"
 #include "modelseal/fileio.hpp"
 
 namespace fs = std::filesystem;
@@ -95,7 +94,7 @@ std::vector<AttestationEntry> parse_attestations(std::string_view bytes, const s
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     if (line.size() > kMaxAttestationLineBytes) throw untrusted(where + ": line is too long");
-    json j = attest_detail::parse_untrusted(line, where);
+    json j = parse_json_strict(line, where);
     if (!j.is_object()) throw untrusted(where + ": not a DSSE envelope");
     out.push_back({where, Envelope::from_json(j, where)});
   }

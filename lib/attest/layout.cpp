@@ -4,7 +4,6 @@
 
 #include "modelseal/attest.hpp"
 #include "modelseal/error.hpp"
-#include "strict_json.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/layout.hpp"
 #include "modelseal/policy.hpp"
@@ -89,7 +88,7 @@ const LayoutKey* Layout::find_key(std::string_view name) const {
 
 Layout Layout::parse(std::string_view text, const std::string& what) {
   if (text.size() > kMaxLayoutBytes) throw untrusted(what + ": layout is too large");
-  json j = attest_detail::parse_untrusted(text, what);
+  json j = parse_json_strict(text, what);
   if (!j.is_object()) throw untrusted(what + ": layout is not a JSON object");
   only_fields(j, {"_type", "expires", "keys", "owners", "steps"}, what);
   if (require_string(j, "_type", what) != kLayoutType)
@@ -206,14 +205,14 @@ VerifiedLayout verify_layout(const Envelope& env, const std::vector<PublicKey>& 
 
 Envelope load_layout_envelope(const fs::path& path) {
   std::string bytes = read_file_limited(path, kMaxLayoutBytes * 2, "layout");
-  json j = attest_detail::parse_untrusted(bytes, path.string());
+  json j = parse_json_strict(bytes, path.string());
   if (!j.is_object()) throw untrusted(path.string() + ": not a DSSE envelope");
   return Envelope::from_json(j, path.string());
 }
 
 std::string resolve_layout(std::string_view text, const fs::path& base_dir, const std::string& what) {
   try {
-    json j = attest_detail::parse_untrusted(text, what);
+    json j = parse_json_strict(text, what);
     if (j.is_object() && j.contains("keys") && j["keys"].is_object()) {
       for (auto& [name, k] : j["keys"].items()) {
         if (!k.is_object() || !k.contains("path")) continue;

@@ -3,7 +3,6 @@
 
 #include "modelseal/attest.hpp"
 #include "modelseal/error.hpp"
-#include "strict_json.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/hash.hpp"
 #include "modelseal/sign.hpp"
@@ -32,7 +31,7 @@ static bool is_sha256_hex(const std::string& s) {
 }
 
 Statement Statement::parse(std::string_view verified_payload, const std::string& what) {
-  json j = attest_detail::parse_untrusted(verified_payload, what);
+  json j = parse_json_strict(verified_payload, what);
   if (!j.is_object()) throw untrusted(what + ": statement is not a JSON object");
   std::string type = require_string(j, "_type", what);
   if (type != kStatementType && type != kStatementTypeV01)

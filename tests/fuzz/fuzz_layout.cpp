@@ -19,7 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     modelseal::json j = modelseal::parse_json_strict(text, "fuzz");
     if (j.is_object()) modelseal::Layout::parse(modelseal::Envelope::from_json(j, "fuzz").payload, "fuzz");
   } catch (const modelseal::Error&) {
-  } catch (const modelseal::json::exception&) {   // number overflow: see lib/attest/strict_json.hpp
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "modelseal/bundle.hpp"
@@ -54,7 +55,8 @@ class VerifiedModel {
   // Whether the files on disk were hashed and matched (verify_model), or only the signature
   // and manifest were authenticated (verify_signature), leaving each file to be checked as read.
   bool files_checked() const { return files_checked_; }
-  // The resource(s) recorded for a path relative to the root (several when sharded).
+  // The resource(s) recorded for a path relative to the root (several when sharded, in offset
+  // order); empty when the path is not listed.
   std::vector<const Resource*> resources_for(std::string_view name) const;
 
  private:
@@ -63,7 +65,9 @@ class VerifiedModel {
                                         VerifyReport*);
   friend VerifiedModel verify_model(const std::filesystem::path&, const Policy&, const VerifyOptions&,
                                     VerifyReport*);
+  void build_index();
   std::filesystem::path root_;
+  std::unordered_map<std::string, std::vector<size_t>> index_;   // path -> resources
   bool single_file_ = false;
   Manifest manifest_;
   Digest root_digest_{};
