@@ -1,5 +1,6 @@
 // modelseal fetch: download a signed model over HTTPS (or mTLS), verifying as it arrives.
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <unistd.h>
@@ -10,6 +11,10 @@
 using namespace modelseal;
 
 namespace {
+
+// SIGINT/SIGTERM stop the fetch between two reads, so that the temporary directory is removed.
+std::atomic<bool> g_cancel{false};
+extern "C" void on_signal(int) { g_cancel.store(true); }
 
 // "500M", "64G", "1048576": binary multiples (K, M, G, T, with an optional "iB" or "B").
 uint64_t parse_size(const std::string& text) {
@@ -116,6 +121,11 @@ int main(int argc, char** argv) {
       if (total > 0) return progress.emplace("fetching", [total] { return total; }, !show).counter();
       return rate.emplace(show).counter();
     };
+    opts.cancel = &g_cancel;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
     FetchReport report;
     std::optional<Error> failure;
     try {

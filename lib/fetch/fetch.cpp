@@ -121,6 +121,7 @@ void run_all(std::deque<Transfer>& transfers, size_t parallel, Staging& stage, c
   for (auto& t : transfers) waiting.push_back(&t);
   size_t done = 0;
   while (done < transfers.size()) {
+    if (opts.cancel && opts.cancel->load()) throw io_error("interrupted: nothing was written to the output directory");
     const auto now = Clock::now();
     for (size_t i = 0; i < waiting.size() && running.size() < parallel;) {
       Transfer* t = waiting[i];

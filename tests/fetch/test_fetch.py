@@ -256,6 +256,29 @@ def case_dropped(work):
         s.check_fetched(s.fetch(rs.url("bert")))
 
 
+def case_interrupted(work):
+    """SIGTERM in the middle of a download: exit 3, the temporary directory removed."""
+    import signal
+    import time
+    s = Setup(work, {"a.bin": os.urandom(1 << 20)})
+    with RogueServer(s.srv, s.pki, {"bert/a.bin": "endless"}) as rs:
+        p = subprocess.Popen([tool("fetch"), rs.url("bert"), "-o", s.out, "-p", s.pub, "-q", "--cacert",
+                              s.pki.path("ca.pem"), "--max-file-size", "1T"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20   # until a.bin is streaming
+        while time.time() < deadline and p.poll() is None:
+            sent = [n for path, n in rs.log if path == "bert/model.sig"]
+            if sent and leftovers(os.path.dirname(s.out), "bert"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        check(p.poll() is None, "fetch ended before the signal")
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    s.check_nothing_left(subprocess.CompletedProcess(p.args, p.returncode, out, err), 3)
+    check("interrupted" in err, err)
+
+
 def case_existing(work):
     s = Setup(work)
     with s.nginx() as ng:

@@ -39,6 +39,7 @@ struct FetchOptions {
   long stall_timeout = 60;              // seconds without a byte before a transfer is dropped
   bool replace = false;                 // replace an existing DIR atomically (it must hold a model)
   std::time_t now = 0;                  // 0: read the clock once at the start
+  const std::atomic<bool>* cancel = nullptr;   // set (e.g. from a signal handler) to stop and clean up
   // Called once the signature is verified, with the bytes to come (0 if the signature does not
   // record sizes); returns a counter to add downloaded bytes to, or nullptr.
   std::function<std::atomic<uint64_t>*(uint64_t total)> on_verified;
