@@ -172,10 +172,12 @@ void run_all(std::deque<Transfer>& transfers, size_t parallel, Staging& stage, c
   }
 }
 
-// The signature's messages name the staging path; name the URL instead.
+// Errors about the signature name its URL, not the staging path.
 Error renamed(const Error& e, const std::string& from, const std::string& to) {
   std::string msg = e.what();
-  for (size_t at; (at = msg.find(from)) != std::string::npos;) msg.replace(at, from.size(), to);
+  bool named = false;
+  for (size_t at; (at = msg.find(from)) != std::string::npos; named = true) msg.replace(at, from.size(), to);
+  if (!named) msg += ": " + to;
   return Error(e.status(), msg, e.hint());
 }
 
