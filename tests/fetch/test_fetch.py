@@ -168,6 +168,35 @@ def case_untrusted(work):
     check(uris == ["/bert/model.sig"], "requests after an untrusted model.sig: " + str(uris))
 
 
+def case_policy(work):
+    """--policy: a threshold of two keys needs both signatures; a revoked model digest is refused."""
+    s = Setup(work)
+    key2, pub2 = keygen(f"{work}/second")
+    policy = f"{work}/policy.json"
+
+    def write_policy(**extra):
+        with open(policy, "w") as f:
+            json.dump({"version": 1, "keys": [{"id": "release", "type": "ed25519", "path": s.pub},
+                                              {"id": "second", "type": "ed25519", "path": pub2}], **extra}, f)
+
+    write_policy(threshold=2)
+    with s.nginx() as ng:
+        r = run([tool("fetch"), ng.url("bert"), "-o", s.out, "--policy", policy, "--cacert", s.pki.path("ca.pem")])
+        s.check_nothing_left(r, 1)
+        check([u for u, _, _ in ng.requests()] == ["/bert/model.sig"], "fetched past a failed threshold")
+        sign(s.model, s.key, "-k", key2)
+        r = run([tool("fetch"), ng.url("bert"), "-o", s.out, "--policy", policy, "--cacert", s.pki.path("ca.pem"),
+                 "--json"])
+        s.signed = tree(s.model)
+        s.check_fetched(r)
+        check(sorted(x["id"] for x in json.loads(r.stdout)["signers"]) == ["release", "second"], r.stdout)
+        root = json.loads(r.stdout)["root_digest"]
+        shutil.rmtree(s.out)
+        write_policy(revoked_digests=[root])
+        r = run([tool("fetch"), ng.url("bert"), "-o", s.out, "--policy", policy, "--cacert", s.pki.path("ca.pem")])
+        s.check_nothing_left(r, 1)
+
+
 def case_wrong_cert(work):
     s = Setup(work)
     for cert in ("rogue", "wrongname"):
