@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <random>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,14 @@ void check_replaceable(int parent_fd, const std::string& name, const fs::path& d
                     "choose another -o DIR, or remove it yourself");
 }
 
+std::string random_suffix() {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 8; ++i) out += kChars[rd() % (sizeof kChars - 1)];
+  return out;
+}
+
 void fsync_dir(int fd, const std::string& what) {
   if (::fsync(fd) != 0 && errno != EINVAL) throw errno_error("cannot sync", what, errno);
 }
@@ -66,14 +75,18 @@ Staging::Staging(const fs::path& dest, bool replace) : replace_(replace) {
                         "choose a new one, or use --force to replace a model directory");
     check_replaceable(parent_fd_.get(), name_, dest_);
   }
-  std::string tmpl = (parent_ / ("." + name_ + ".fetch-XXXXXX")).string();
-  if (!::mkdtemp(tmpl.data())) throw errno_error("cannot create a temporary directory in", parent_.string(), errno);
-  tmp_ = tmpl;
-  tmp_name_ = tmp_.filename().string();
+  // Created and opened relative to the parent's descriptor, like everything inside it.
+  for (int attempt = 0;; ++attempt) {
+    tmp_name_ = "." + name_ + ".fetch-" + random_suffix();
+    if (::mkdirat(parent_fd_.get(), tmp_name_.c_str(), 0700) == 0) break;
+    if (errno != EEXIST || attempt == 100)
+      throw errno_error("cannot create a temporary directory in", parent_.string(), errno);
+  }
+  tmp_ = parent_ / tmp_name_;
   tmp_fd_ = UniqueFd(::openat(parent_fd_.get(), tmp_name_.c_str(), kDirFlags));
   if (!tmp_fd_) {
     int err = errno;
-    ::rmdir(tmp_.c_str());
+    ::unlinkat(parent_fd_.get(), tmp_name_.c_str(), AT_REMOVEDIR);
     throw errno_error("cannot open", tmp_.string(), err);
   }
 }

@@ -162,14 +162,15 @@ class Nginx:
     """nginx serving `root` on 127.0.0.1 (HTTPS with `cert`, or plain HTTP with cert=None);
     `client_ca` makes it require a client certificate from that CA."""
 
-    def __init__(self, workdir, root, pki=None, cert="server", client_ca=None, extra=""):
+    def __init__(self, workdir, root, pki=None, cert="server", client_ca=None, extra="",
+                 protocols="TLSv1.2 TLSv1.3"):
         if NGINX is None:
             print("nginx is not installed (apt-get install nginx-light)")
             sys.exit(SKIP)
         self.dir = tempfile.mkdtemp(prefix="nginx-", dir=workdir)
         os.makedirs(os.path.join(self.dir, "tmp"))
         self.root, self.pki, self.cert, self.client_ca = root, pki, cert, client_ca
-        self.extra = extra
+        self.extra, self.protocols = extra, protocols
         self.proc = None
 
     def _conf(self, port):
@@ -177,7 +178,9 @@ class Nginx:
         if self.cert:
             tls = (f"ssl_certificate {self.pki.path(self.cert + '.pem')};\n"
                    f"    ssl_certificate_key {self.pki.path(self.cert + '.key')};\n"
-                   "    ssl_protocols TLSv1.2 TLSv1.3;")
+                   f"    ssl_protocols {self.protocols};")
+            if "TLSv1.2" not in self.protocols:   # let this OpenSSL offer the old protocol at all
+                tls += "\n    ssl_ciphers DEFAULT:@SECLEVEL=0;"
             if self.client_ca:
                 tls += (f"\n    ssl_client_certificate {self.pki.path(self.client_ca + '.pem')};"
                         "\n    ssl_verify_client on;")

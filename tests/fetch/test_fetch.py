@@ -210,6 +210,20 @@ def case_wrong_cert(work):
         s.check_nothing_left(s.fetch(ng.url("bert"), cacert=False), 3)
 
 
+def case_old_tls(work):
+    """A server that speaks only TLS 1.1 (curl(1) can fetch from it when told to) is refused."""
+    s = Setup(work)
+    with s.nginx(protocols="TLSv1.1") as ng:
+        if shutil.which("curl"):
+            r = run(["curl", "-sS", "--cacert", s.pki.path("ca.pem"), "--tlsv1.1", "--tls-max", "1.1", "--ciphers",
+                     "DEFAULT:@SECLEVEL=0", "-o", os.devnull, ng.url("bert/model.sig")])
+            check(r.returncode == 0, "the TLS 1.1 server does not work: " + r.stderr)
+        r = s.fetch(ng.url("bert"))
+        s.check_nothing_left(r, 3)
+        check("protocol version" in r.stderr, r.stderr)
+        check(len(ng.requests()) == int(bool(shutil.which("curl"))), "fetch got through over TLS 1.1")
+
+
 def case_mtls(work):
     s = Setup(work)
     with s.nginx(client_ca="ca") as ng:
