@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 20u));
   app.add_option("--connect-timeout", opts.connect_timeout, "Seconds to connect, TLS included (default 30)")
       ->check(CLI::Range(1L, 3600L));
-  app.add_option("--timeout", opts.stall_timeout, "Seconds without data before a transfer is dropped (default 60)")
+  app.add_option("--timeout", opts.stall_timeout, "Drop a transfer slower than 1 KiB/s for this many seconds (default 60)")
       ->check(CLI::Range(1L, 3600L));
   app.add_flag("-f,--force", opts.replace,
                "Replace an existing DIR (a model directory or an empty one) atomically, once all verified");

@@ -98,7 +98,7 @@ Easy make_easy(const std::string& url, const FetchOptions& opts, char* errbuf) {
   set(CURLOPT_FAILONERROR, 1L);
   set(CURLOPT_NOSIGNAL, 1L);
   set(CURLOPT_CONNECTTIMEOUT, opts.connect_timeout);
-  set(CURLOPT_LOW_SPEED_LIMIT, 1L);
+  set(CURLOPT_LOW_SPEED_LIMIT, 1024L);   // a trickle cannot hold a transfer open for ever
   set(CURLOPT_LOW_SPEED_TIME, opts.stall_timeout);
   set(CURLOPT_BUFFERSIZE, 512L * 1024);
   set(CURLOPT_USERAGENT, "modelseal/0.1.0");
@@ -133,7 +133,9 @@ Error transfer_error(CURLcode rc, CURL* h, const char* errbuf, std::string_view 
     case CURLE_HTTP_RETURNED_ERROR: {
       long code = http_code(h);
       why = "HTTP " + std::to_string(code);
-      if (code == 404) hint = "is every file of the signed model on the server?";
+      if (code == 404)
+        hint = name == "model.sig" ? "give the URL of the folder that holds model.sig"
+                                   : "is every file of the signed model on the server?";
       if (code == 400 || code == 401 || code == 403 || code == 495 || code == 496)
         hint = "does the server want a client certificate (--cert, --key)?";
       break;

@@ -246,12 +246,13 @@ class Nginx:
 class RogueServer:
     """Serves files from `root` over HTTPS (server cert from `pki`), except the paths in
     `behaviour`: "endless" sends the file and then zeros, with no length, until the client goes
-    away (8 GiB at most), "drop"
+    away (8 GiB at most), "stall" announces the length and sends nothing for 30 s, "drop"
     announces the real length, sends half, and closes the connection."""
 
     def __init__(self, root, pki, behaviour):
         self.root, self.behaviour = root, behaviour
-        self.log = []   # (path, bytes sent)
+        self.log = []        # (path, bytes sent), when a response ends
+        self.requested = []  # paths, when a request arrives
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -262,6 +263,7 @@ class RogueServer:
 
             def do_GET(self):
                 path = self.path.lstrip("/")
+                outer.requested.append(path)
                 mode = outer.behaviour.get(path)
                 file = os.path.join(outer.root, path)
                 sent = 0
@@ -282,6 +284,13 @@ class RogueServer:
                         return
                     if not os.path.isfile(file):
                         self.send_error(404)
+                        return
+                    if mode == "stall":
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(os.path.getsize(file)))
+                        self.end_headers()
+                        self.wfile.flush()
+                        time.sleep(30)
                         return
                     with open(file, "rb") as f:
                         data = f.read()

@@ -299,6 +299,21 @@ def case_dropped(work):
         s.check_fetched(s.fetch(rs.url("bert")))
 
 
+def case_stalled(work):
+    """A server that stops sending is dropped after --timeout, retried, then reported."""
+    import time
+    s = Setup(work)
+    with RogueServer(s.srv, s.pki, {"bert/config.json": "stall"}) as rs:
+        t0 = time.time()
+        r = s.fetch(rs.url("bert"), "--timeout", "1", "--retries", "1", timeout=60)
+        took = time.time() - t0
+        tries = [p for p in rs.requested if p == "bert/config.json"]
+    s.check_nothing_left(r, 3)
+    check("config.json" in r.stderr and "--timeout" in r.stderr, r.stderr)
+    check(took < 20, f"took {took:.1f} s")
+    check(len(tries) == 2, f"expected one retry, saw {len(tries)} requests")
+
+
 def case_interrupted(work):
     """SIGTERM in the middle of a download: exit 3, the temporary directory removed."""
     import signal

@@ -36,7 +36,7 @@ struct FetchOptions {
   unsigned parallel = 4;                // files downloaded at once
   unsigned retries = 2;                 // per file, for transient network errors only
   long connect_timeout = 30;            // seconds
-  long stall_timeout = 60;              // seconds without a byte before a transfer is dropped
+  long stall_timeout = 60;              // seconds below 1 KiB/s before a transfer is dropped
   bool replace = false;                 // replace an existing DIR atomically (it must hold a model)
   std::time_t now = 0;                  // 0: read the clock once at the start
   const std::atomic<bool>* cancel = nullptr;   // set (e.g. from a signal handler) to stop and clean up
