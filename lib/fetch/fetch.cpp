@@ -57,8 +57,10 @@ struct Transfer {
       return n;
     } catch (const Error& e) {
       t->error = e;
-      return 0;   // anything but n: libcurl stops this transfer at once
+    } catch (const std::exception& e) {   // nothing may unwind through libcurl
+      t->error = io_error(std::string("cannot store ") + t->stream.plan().name + ": " + e.what());
     }
+    return 0;   // anything but n: libcurl stops this transfer at once
   }
 
   void start(Staging& stage, const FetchOptions& opts) {
