@@ -143,7 +143,8 @@ int main(int argc, char** argv) {
     if (show) {
       std::string who;
       for (const auto& s : report.signers) who += (who.empty() ? "" : ", ") + s.id;
-      std::printf("%s: OK (%zu files, %.1f MiB, sha256:%s, signed by %s)\n", out.c_str(), report.files.size(),
+      const size_t n = report.files.size();
+      std::printf("%s: OK (%zu file%s, %.1f MiB, sha256:%s, signed by %s)\n", out.c_str(), n, n == 1 ? "" : "s",
                   report.bytes / 1048576.0, report.root_digest.c_str(), who.c_str());
     }
     return 0;
