@@ -86,6 +86,21 @@ unsigned default_threads() {
   return n ? n : 1;
 }
 
+void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i);
+  };
+  threads = static_cast<unsigned>(std::min<size_t>(threads ? threads : default_threads(), n));
+  if (threads <= 1) {
+    worker();
+    return;
+  }
+  std::vector<std::jthread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();  // the calling thread works too
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> shard_ranges(uint64_t size, uint64_t shard_size) {
   std::vector<std::pair<uint64_t, uint64_t>> out;
   if (shard_size == 0 || size == 0) {
@@ -110,28 +125,19 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
   std::stable_sort(jobs.begin(), jobs.end(),
                    [](const Job& a, const Job& b) { return a.end - a.start > b.end - b.start; });
 
-  std::atomic<size_t> next{0};
   std::mutex err_mu;
-  auto worker = [&]() {
-    AlignedBuffer buf(kReadChunk);
-    for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
-      const Job& job = jobs[j];
-      try {
-        out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf.span(), opts.bytes_done);
-      } catch (const Error& e) {
-        std::lock_guard lock(err_mu);
-        if (!out[job.file].error) out[job.file].error = e;
-      }
+  // One read buffer per thread, reused for every job that thread takes.
+  thread_local std::unique_ptr<AlignedBuffer> buf;
+  parallel_for(jobs.size(), opts.threads, [&](size_t j) {
+    if (!buf) buf = std::make_unique<AlignedBuffer>(kReadChunk);
+    const Job& job = jobs[j];
+    try {
+      out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf->span(), opts.bytes_done);
+    } catch (const Error& e) {
+      std::lock_guard lock(err_mu);
+      if (!out[job.file].error) out[job.file].error = e;
     }
-  };
-  unsigned threads = opts.threads ? opts.threads : default_threads();
-  threads = static_cast<unsigned>(std::min<size_t>(threads, jobs.size()));
-  if (threads <= 1) {
-    worker();
-  } else {
-    std::vector<std::jthread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-  }
+  });
   return out;
 }
 

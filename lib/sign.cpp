@@ -1,20 +1,24 @@
 #include "modelseal/sign.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "modelseal/error.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/policy.hpp"
+#include "modelseal/scan.hpp"
 #include "modelseal/verify.hpp"
 
 namespace fs = std::filesystem;
 
 namespace modelseal {
 
-Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
-  Serialization ser;
+namespace {
+
+// The files a signature of `model` covers, and how they are serialized.
+ModelTree signed_tree(const fs::path& model, const SignOptions& opts, Serialization& ser) {
   ser.allow_symlinks = opts.allow_symlinks;
   if (opts.shard_size) {
     ser.method = Method::shards;
@@ -24,7 +28,7 @@ Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
   if (fs::is_directory(model, ec)) {
     std::set<std::string, decltype(&name_less)> ignores(&name_less);
     for (auto d : kDefaultIgnores) ignores.emplace(d);
-    fs::path sig = opts.signature.empty() ? default_signature_path(model) : fs::absolute(opts.signature, ec);
+    fs::path sig = opts.signature.empty() ? default_signature_path(model) : opts.signature;
     if (auto rel = relative_ignore_path(model, fs::absolute(sig, ec).string())) ignores.insert(*rel);
     for (const auto& ig : opts.ignore_paths) {
       auto rel = relative_ignore_path(model, ig);
@@ -33,7 +37,39 @@ Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
     }
     ser.ignore_paths.assign(ignores.begin(), ignores.end());
   }
-  ModelTree tree = walk_model(model, {ser.ignore_paths, ser.allow_symlinks});
+  return walk_model(model, {ser.ignore_paths, ser.allow_symlinks});
+}
+
+// Refuses content that runs code when loaded (pickle globals, Lambda layers, malformed
+// safetensors/GGUF, ...): a signature must not vouch for it by accident.
+void refuse_unsafe_content(const ModelTree& tree, unsigned threads) {
+  std::vector<scan::FileReport> reports(tree.files.size());
+  std::vector<std::optional<Error>> errors(tree.files.size());
+  parallel_for(tree.files.size(), threads, [&](size_t i) {
+    const ModelFile& f = tree.files[i];
+    if (f.kind != EntryKind::regular) return;  // hash_model reports these
+    try {
+      reports[i] = scan::scan_file(f.path.string());
+    } catch (const Error& e) {
+      errors[i] = e;
+    }
+  });
+  for (size_t i = 0; i < tree.files.size(); ++i) {
+    if (errors[i]) throw *errors[i];
+    const scan::FileReport& r = reports[i];
+    if (r.io_failed) throw io_error(r.error);
+    if (!scan::blocks_trust(r)) continue;
+    std::string why = !r.findings.empty() ? r.findings.front().severity + " " + r.findings.front().what : r.error;
+    throw untrusted("refusing to sign unsafe content (" + r.format + ": " + why + "): " + tree.files[i].path.string(),
+                    "check it with 'modelseal scan'; sign anyway with --insecure-allow-unsafe-content");
+  }
+}
+
+}  // namespace
+
+Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
+  Serialization ser;
+  ModelTree tree = signed_tree(model, opts, ser);
   return hash_model(tree, ser, opts.hash);
 }
 
@@ -41,7 +77,10 @@ SignResult sign_model(const fs::path& model, const std::vector<const PrivateKey*
   if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
   SignResult out;
   out.signature = opts.signature.empty() ? default_signature_path(model) : opts.signature;
-  out.manifest = manifest_for(model, opts);
+  Serialization ser;
+  ModelTree tree = signed_tree(model, opts, ser);
+  if (!opts.insecure_allow_unsafe_content) refuse_unsafe_content(tree, opts.hash.threads);
+  out.manifest = hash_model(tree, ser, opts.hash);
   if (out.manifest.resources.empty())
     throw usage_error("model has no files to sign: " + model.string());
 

@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Sign a model (directory or file) in the OpenSSF Model Signing format.", "modelseal sign"};
   std::string model, sig, pass_file;
   std::vector<std::string> keys, ignores;
-  bool allow_symlinks = false, quiet = false;
+  bool allow_symlinks = false, allow_unsafe = false, quiet = false;
   unsigned threads = 0;
   uint64_t shard_size = 0;
   app.add_option("MODEL", model, "Model directory or file")->required();
@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
   app.add_option("--shard-size", shard_size, "Sign shards of BYTES each (the OMS 'shards' serialization)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  app.add_flag("--insecure-allow-unsafe-content", allow_unsafe,
+               "Sign even files that 'modelseal scan' flags (pickle code, Lambda layers, ...)");
   app.add_option("--passphrase-file", pass_file, "Read the key's passphrase from the first line of FILE");
   tool::add_common(app, quiet);
   app.footer("Example:\n  $ modelseal sign ./bert -k release.key\n"
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
     opts.ignore_paths = ignores;
     opts.allow_symlinks = allow_symlinks;
     opts.shard_size = shard_size;
+    opts.insecure_allow_unsafe_content = allow_unsafe;
     opts.hash.threads = threads;
     SignResult r = [&] {
       tool::Progress progress("signing", [&] { return tool::model_size(model); }, quiet);

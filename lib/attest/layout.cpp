@@ -16,9 +16,11 @@ namespace {
 
 // A misspelt field ("treshold") must not be silently ignored in a security policy.
 void only_fields(const json& obj, std::initializer_list<const char*> allowed, const std::string& what) {
-  for (const auto& [key, value] : obj.items())
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }))
       throw untrusted(what + ": unknown field \"" + key + "\"");
+  }
 }
 
 bool valid_name(const std::string& s) {

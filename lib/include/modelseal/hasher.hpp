@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -34,5 +35,9 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
                                     const HashOptions& opts);
 
 unsigned default_threads();
+
+// Runs fn(0) ... fn(n-1) on `threads` threads (0: one per core), each index exactly once, taken
+// in order from a shared counter. fn must not throw.
+void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)>& fn);
 
 }  // namespace modelseal

@@ -17,6 +17,7 @@ struct SignOptions {
   std::vector<std::string> ignore_paths;    // user-given, relative to the model root
   bool allow_symlinks = false;
   uint64_t shard_size = 0;                  // 0: "files" serialization
+  bool insecure_allow_unsafe_content = false;   // sign even what the scanner flags
   HashOptions hash;
 };
 
@@ -29,8 +30,10 @@ struct SignResult {
 // Builds the manifest of `model` as it would be signed (also what `digest` prints).
 Manifest manifest_for(const std::filesystem::path& model, const SignOptions& opts);
 
-// Signs with every key in `keys` (one DSSE signature each), verifies the bundle against the
-// keys' public halves and the manifest, then writes it atomically. Throws Error.
+// Scans every file first and refuses (Error(not_trusted)) to sign content the scanner flags,
+// unless opts.insecure_allow_unsafe_content. Then signs with every key in `keys` (one DSSE
+// signature each), verifies the bundle against the keys' public halves and the manifest, and
+// writes it atomically. Throws Error.
 SignResult sign_model(const std::filesystem::path& model, const std::vector<const PrivateKey*>& keys,
                       const SignOptions& opts);
 
