@@ -55,7 +55,7 @@ Progress::Progress(std::string label, const std::function<uint64_t()>& total, bo
     : label_(std::move(label)), total_(0) {
   if (quiet || !::isatty(STDERR_FILENO)) return;
   total_ = total();
-  if (total_ > 0) thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] { loop(); });
 }
 
 Progress::~Progress() {
@@ -73,9 +73,13 @@ void Progress::loop() {
     if (secs < 1.0) continue;  // quick work shows nothing
     uint64_t done = done_.load();
     double rate = done / secs;
-    double eta = rate > 0 ? (total_ - std::min(done, total_)) / rate : 0;
-    std::fprintf(stderr, "\r%s: %.1f / %.1f MiB, %.0f MiB/s, %.0f s left   ", label_.c_str(), done / 1048576.0,
-                 total_ / 1048576.0, rate / 1048576.0, eta);
+    if (total_ == 0) {
+      std::fprintf(stderr, "\r%s: %.1f MiB, %.0f MiB/s   ", label_.c_str(), done / 1048576.0, rate / 1048576.0);
+    } else {
+      double eta = rate > 0 ? (total_ - std::min(done, total_)) / rate : 0;
+      std::fprintf(stderr, "\r%s: %.1f / %.1f MiB, %.0f MiB/s, %.0f s left   ", label_.c_str(), done / 1048576.0,
+                   total_ / 1048576.0, rate / 1048576.0, eta);
+    }
     shown = true;
   }
   if (shown) std::fprintf(stderr, "\r\033[K");

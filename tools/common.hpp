@@ -26,7 +26,8 @@ void print_error(const Error& e);
 // that lasts more than about a second, and never with --quiet.
 class Progress {
  public:
-  // `total` is asked only when a progress line can be shown.
+  // `total` is asked only when a progress line can be shown; 0 means unknown (then the line shows
+  // bytes and rate, without ETA).
   Progress(std::string label, const std::function<uint64_t()>& total, bool quiet);
   ~Progress();
   std::atomic<uint64_t>* counter() { return &done_; }

@@ -1,9 +1,7 @@
 // modelseal fetch: download a signed model over HTTPS (or mTLS), verifying as it arrives.
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <optional>
-#include <unistd.h>
 
 #include "common.hpp"
 #include "modelseal/fetch.hpp"
@@ -40,37 +38,6 @@ uint64_t parse_size(const std::string& text) {
     throw usage_error("invalid size: " + text, "use bytes or a K, M, G or T suffix, e.g. 64G");
   return static_cast<uint64_t>(n) << shift;
 }
-
-// Bytes and rate on a terminal when the signature does not record the total size.
-// (tool::Progress needs the total up front.)
-class RateLine {
- public:
-  explicit RateLine(bool show) {
-    if (show && ::isatty(STDERR_FILENO)) thread_ = std::thread([this] { loop(); });
-  }
-  ~RateLine() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::atomic<uint64_t>* counter() { return &done_; }
-
- private:
-  void loop() {
-    const auto start = std::chrono::steady_clock::now();
-    bool shown = false;
-    while (!stop_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (secs < 1.0) continue;
-      std::fprintf(stderr, "\rfetching: %.1f MiB, %.0f MiB/s   ", done_ / 1048576.0, done_ / 1048576.0 / secs);
-      shown = true;
-    }
-    if (shown) std::fprintf(stderr, "\r\033[K");
-  }
-  std::atomic<uint64_t> done_{0};
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -116,10 +83,8 @@ int main(int argc, char** argv) {
       throw usage_error("--key needs --cert", "give the client certificate with --cert FILE");
     const bool show = !quiet && !as_json;
     std::optional<tool::Progress> progress;
-    std::optional<RateLine> rate;
     opts.on_verified = [&](uint64_t total) -> std::atomic<uint64_t>* {
-      if (total > 0) return progress.emplace("fetching", [total] { return total; }, !show).counter();
-      return rate.emplace(show).counter();
+      return progress.emplace("fetching", [total] { return total; }, !show).counter();
     };
     opts.cancel = &g_cancel;
     struct sigaction sa {};
@@ -134,7 +99,6 @@ int main(int argc, char** argv) {
       failure = e;
     }
     progress.reset();
-    rate.reset();
     if (as_json) std::printf("%s\n", report.to_json().dump(2).c_str());
     if (failure) {
       tool::print_error(*failure);
