@@ -1,0 +1,175 @@
+// read_verified / open_verified on models signed in the test: exact bytes, one pass, and every
+// way a file can fail to be the signed one.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "modelseal/sign.hpp"
+#include "modelseal/verified_read.hpp"
+
+namespace fs = std::filesystem;
+using namespace modelseal;
+
+namespace {
+
+struct TempModel {
+  fs::path dir;
+  PrivateKey key = PrivateKey::generate(KeyType::ed25519);
+  Policy policy = Policy::from_keys({key.public_key()});
+
+  TempModel() {
+    std::string tmpl = (fs::temp_directory_path() / "ms-loadtime-XXXXXX").string();
+    dir = ::mkdtemp(tmpl.data());
+    fs::create_directories(dir / "m" / "sub");
+  }
+  ~TempModel() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  fs::path model() const { return dir / "m"; }
+  void write(const std::string& name, const std::string& data) const {
+    std::ofstream(model() / name, std::ios::binary | std::ios::trunc) << data;
+  }
+  void sign(uint64_t shard_size = 0) const {
+    SignOptions o;
+    o.shard_size = shard_size;
+    sign_model(model(), {&key}, o);
+  }
+  VerifiedModel verified() const { return verify_signature(model(), policy, VerifyOptions{}); }
+};
+
+std::string random_bytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+Status status_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.status();
+  }
+  return Status::ok;
+}
+
+std::string what_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("read_verified returns exactly the signed bytes") {
+  TempModel t;
+  const std::string big = random_bytes(3 * kReadChunk + 17, 1);  // several chunks, odd tail
+  t.write("config.json", "{\"a\":1}");
+  t.write("sub/w.bin", big);
+  t.write("empty", "");
+  t.sign();
+  VerifiedModel vm = t.verified();
+  CHECK_FALSE(vm.files_checked());
+  CHECK(read_verified(vm, "config.json") == "{\"a\":1}");
+  CHECK(read_verified(vm, "sub/w.bin") == big);
+  CHECK(read_verified(vm, "empty").empty());
+}
+
+TEST_CASE("open_verified hands out a descriptor at offset 0 of the checked file") {
+  TempModel t;
+  t.write("w.bin", random_bytes(100000, 2));
+  t.sign();
+  VerifiedModel vm = t.verified();
+  UniqueFd fd = open_verified(vm, "w.bin");
+  REQUIRE(fd);
+  CHECK(::lseek(fd.get(), 0, SEEK_CUR) == 0);
+  CHECK((::fcntl(fd.get(), F_GETFL) & O_ACCMODE) == O_RDONLY);
+  CHECK((::fcntl(fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+  std::string got(100000, '\0');
+  CHECK(::read(fd.get(), got.data(), got.size()) == 100000);
+  CHECK(got == random_bytes(100000, 2));
+}
+
+TEST_CASE("a changed byte, an unlisted file, an ignored file are refused") {
+  TempModel t;
+  std::string data = random_bytes(5000, 3);
+  t.write("w.bin", data);
+  t.sign();
+  VerifiedModel vm = t.verified();
+  data[4999] ^= 1;
+  t.write("w.bin", data);
+  CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("modified: sha256 is") != std::string::npos);
+  CHECK(status_of([&] { open_verified(vm, "w.bin"); }) == Status::not_trusted);
+
+  t.write("extra.bin", "x");
+  CHECK(what_of([&] { read_verified(vm, "extra.bin"); }).starts_with("not listed in the signature"));
+  fs::create_directories(t.model() / ".git");
+  std::ofstream(t.model() / ".git" / "config") << "x";
+  CHECK(what_of([&] { read_verified(vm, ".git/config"); }).find("signer ignored it") != std::string::npos);
+}
+
+TEST_CASE("paths outside the model and symlinks are refused") {
+  TempModel t;
+  t.write("w.bin", "weights");
+  t.sign();
+  VerifiedModel vm = t.verified();
+  std::ofstream(t.dir / "outside") << "weights";
+  CHECK(status_of([&] { read_verified(vm, "../outside"); }) == Status::usage);
+  CHECK(status_of([&] { read_verified(vm, "/etc/passwd"); }) == Status::usage);
+  fs::remove(t.model() / "w.bin");
+  fs::create_symlink(t.dir / "outside", t.model() / "w.bin");
+  CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("symlink") != std::string::npos);
+  fs::remove(t.model() / "w.bin");
+  CHECK(status_of([&] { read_verified(vm, "w.bin"); }) == Status::io);
+  REQUIRE(::mkfifo((t.model() / "w.bin").c_str(), 0600) == 0);  // must not hang
+  CHECK(status_of([&] { open_verified(vm, "w.bin"); }) == Status::not_trusted);
+}
+
+TEST_CASE("shards: each range is checked, a changed size is named") {
+  TempModel t;
+  std::string data = random_bytes(10000, 4);
+  t.write("w.bin", data);
+  t.sign(4096);
+  VerifiedModel vm = t.verified();
+  CHECK(vm.resources_for("w.bin").size() == 3);
+  CHECK(read_verified(vm, "w.bin") == data);
+  std::string changed = data;
+  changed[9000] ^= 1;
+  t.write("w.bin", changed);
+  CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("(bytes 8192-10000)") != std::string::npos);
+  t.write("w.bin", data + "x");
+  CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("size is 10001 bytes, signed as 10000") != std::string::npos);
+}
+
+TEST_CASE("a single-file model is read by its base name") {
+  TempModel t;
+  t.write("w.bin", "single");
+  SignOptions o;
+  sign_model(t.model() / "w.bin", {&t.key}, o);
+  VerifiedModel vm = verify_model(t.model() / "w.bin", t.policy, VerifyOptions{});
+  CHECK(vm.files_checked());
+  CHECK(read_verified(vm, "w.bin") == "single");
+  CHECK(status_of([&] { read_verified(vm, "other.bin"); }) == Status::usage);
+}
+
+TEST_CASE("check_fd hashes through the descriptor without moving its offset") {
+  TempModel t;
+  t.write("w.bin", "0123456789");
+  t.sign();
+  VerifiedModel vm = t.verified();
+  UniqueFd fd(::open((t.model() / "w.bin").c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(::lseek(fd.get(), 3, SEEK_SET) == 3);
+  check_fd(vm, "w.bin", fd.get(), "w.bin");
+  CHECK(::lseek(fd.get(), 0, SEEK_CUR) == 3);
+  CHECK(identity_of(fd.get(), "w.bin").size == 10);
+}
