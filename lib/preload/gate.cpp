@@ -57,7 +57,7 @@ int sys_openat(int dirfd, const char* path, int flags, mode_t mode) {
 int openat_no_symlinks(int dirfd, const char* path, int flags, mode_t mode) {
   struct open_how how {};
   how.flags = static_cast<unsigned>(flags);
-  how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? mode : 0;
+  how.mode = ((flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE) ? mode : 0;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   return static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
@@ -278,40 +278,40 @@ int read_only_copy(UniqueFd& copy) {
   return copy.release();
 }
 
-Decision judge(const Config& c, int fd, Root& root, std::string_view name, bool via_symlink) {
-  Decision d;
+// Fills `d` as far as it gets (the model, once known, stays in it when a check throws).
+void judge(const Config& c, int fd, Root& root, std::string_view name, bool via_symlink, Decision& d) {
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     d.reason = std::string("cannot stat: ") + std::strerror(errno);
-    return d;
+    return;
   }
   if (S_ISDIR(st.st_mode)) {  // listing a model directory reveals nothing unverified
     d.allow = true;
-    return d;
+    return;
   }
   if (!root.single_file && name == kDefaultSignatureName) {  // the signature itself stays readable
     d.allow = true;
-    return d;
+    return;
   }
   if (!S_ISREG(st.st_mode)) {
     d.reason = "not a regular file";
-    return d;
+    return;
   }
   std::string error;
   d.model = model_of(root, error);
   if (!d.model) {
     d.reason = error;
-    return d;
+    return;
   }
   const VerifiedModel& vm = *d.model;
   if (via_symlink && !vm.manifest().serialization.allow_symlinks) {
     d.reason = "reached through a symlink, which the signature does not allow";
-    return d;
+    return;
   }
   if (vm.resources_for(name).empty() && policy_state().policy->insecure_ignore_unlisted_files()) {
     d.allow = true;
     d.reason = "not in the signature, allowed unverified by the policy (unlisted_files: insecure-ignore)";
-    return d;
+    return;
   }
   FileIdentity id = identity_of(fd, std::string(name));
   ExpectedContent want = expected_content(vm, name, id.size);
@@ -361,10 +361,10 @@ Decision judge(const Config& c, int fd, Root& root, std::string_view name, bool 
   if (known->scan_block && !known->scan_block->empty()) {
     if (d.replacement >= 0) ::close(std::exchange(d.replacement, -1));
     d.reason = *known->scan_block;
-    return d;
+    return;
   }
   d.allow = true;
-  return d;
+  return;
 }
 
 void record(const Config& c, const Decision& d, const std::string& path, bool refused) {
@@ -399,22 +399,28 @@ struct Found {
   bool via_symlink = false;
 };
 
+// The root `real` (the kernel's path) is below. When the path as written is below a root but
+// leads elsewhere, a symlink inside the root was followed: the written name is what counts.
 Found find_root(const Config& c, const std::string& real, const std::string& lexical) {
-  for (int pass = 0; pass < 2; ++pass) {
-    const std::string& p = pass == 0 ? real : lexical;
-    if (p.empty() || (pass == 1 && p == real)) continue;
+  auto below = [&](const std::string& p) -> Found {
     for (const auto& r : c.roots) {
       auto rel = relative_to(p, r->path);
       if (!rel) continue;
       std::string name = r->single_file ? r->path.substr(r->path.rfind('/') + 1) : std::string(*rel);
-      return {r.get(), std::move(name), pass == 1};
+      return {r.get(), std::move(name), false};
     }
+    return {};
+  };
+  if (!lexical.empty() && lexical != real) {
+    Found f = below(lexical);
+    f.via_symlink = f.root != nullptr;
+    if (f.root) return f;
   }
-  return {};
+  return real.empty() ? Found{} : below(real);
 }
 
 bool wants_write(int flags) {
-  return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | __O_TMPFILE));
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) || (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
 int refuse() {
@@ -481,7 +487,7 @@ int gated_read(const Config& c, int dirfd, const char* path, int flags, mode_t m
   if (flags & O_PATH) return fd;  // cannot be read; re-opening it through /proc is checked again
   Decision d;
   try {
-    d = judge(c, fd, *f.root, f.name, f.via_symlink);
+    judge(c, fd, *f.root, f.name, f.via_symlink, d);
   } catch (const std::bad_alloc&) {
     d.allow = false;
     d.reason = "out of memory";
@@ -489,7 +495,7 @@ int gated_read(const Config& c, int dirfd, const char* path, int flags, mode_t m
     d.allow = false;
     d.reason = e.what();
   }
-  const std::string& shown = real.empty() ? lexical : real;
+  const std::string& shown = f.via_symlink || real.empty() ? lexical : real;
   record(c, d, shown, !c.warn);
   if (d.allow || c.warn) {
     if (d.replacement >= 0) {
