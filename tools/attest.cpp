@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   auto* g_other = app.add_option_group("other", "any other predicate");
   g_other->add_option("--predicate-type", predicate_type, "Predicate type URI");
   g_other->add_option("--predicate", predicate_file, "JSON object file: the predicate");
+  tool::Audit audit;
+  tool::add_audit_option(app, audit);
   tool::add_common(app, quiet);
   app.footer(
       "Exactly one of --provenance, --eval, --approve VERSION, --predicate-type URI is given.\n"
@@ -176,6 +178,11 @@ int main(int argc, char** argv) {
     for (const auto& k : loaded) signers.push_back(&k);
     const std::string bundle =
         output.empty() ? default_attestations_path(subjects.empty() ? files.front() : subjects.front()).string() : output;
+    audit.fields["model"] = st.subjects.front().name;
+    if (!st.subjects.front().sha256.empty()) audit.fields["model_digest"] = "sha256:" + st.subjects.front().sha256;
+    audit.fields["predicate_type"] = st.predicate_type;
+    audit.fields["keyids"] = json::array();
+    for (const auto& k : loaded) audit.fields["keyids"].push_back(k.public_key().keyid());
     append_attestation(bundle, st, signers);
     if (as_json) {
       std::printf("%s\n", st.to_json().dump(2).c_str());
@@ -186,5 +193,5 @@ int main(int argc, char** argv) {
                   st.subjects.front().name.c_str(), st.subjects.front().sha256.c_str(), who.c_str());
     }
     return 0;
-  });
+  }, &audit);
 }

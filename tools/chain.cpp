@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
                "or sign a layout.",
                "modelseal chain"};
   bool quiet = false;
+  tool::Audit audit;
+  tool::add_audit_option(app, audit);
   tool::add_common(app, quiet);
   app.require_subcommand(1);
 
@@ -138,6 +140,10 @@ int main(int argc, char** argv) {
         failure = e;
       }
     }
+    audit.fields["model"] = model;
+    if (!report.model_digest.empty()) audit.fields["model_digest"] = "sha256:" + report.model_digest;
+    audit.fields["keyids"] = report.layout_signers;
+    if (failure) audit.fields["reason"] = failure->what();
     if (as_json) std::printf("%s\n", report.to_json().dump(2).c_str());
     else if (!quiet || failure) print_text(report);
     std::fflush(stdout);
@@ -146,5 +152,5 @@ int main(int argc, char** argv) {
       return static_cast<int>(failure->status());
     }
     return 0;
-  });
+  }, &audit);
 }

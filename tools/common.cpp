@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "modelseal/audit.hpp"
 #include "modelseal/encoding.hpp"
 
 namespace fs = std::filesystem;
@@ -16,7 +17,34 @@ void print_error(const Error& e) {
   if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", printable(e.hint()).c_str());
 }
 
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+namespace {
+
+int run_body(const std::function<int()>& body, std::string& reason) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    print_error(e);
+    reason = e.what();
+    return static_cast<int>(e.status());
+  } catch (const std::bad_alloc&) {
+    print_error(io_error("out of memory"));
+    reason = "out of memory";
+    return static_cast<int>(Status::io);
+  } catch (const std::exception& e) {
+    print_error(io_error(e.what()));
+    reason = e.what();
+    return static_cast<int>(Status::io);
+  }
+}
+
+}  // namespace
+
+void add_audit_option(CLI::App& app, Audit& audit) {
+  app.add_option("--audit-log", audit.log,
+                 "Append this run's decision to a tamper-evident audit log (default: $MODELSEAL_AUDIT_LOG)");
+}
+
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body, Audit* audit) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -32,18 +60,22 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) 
     print_error(usage_error(msg, "see '" + app.get_name() + " --help'"));
     return static_cast<int>(Status::usage);
   }
+  std::string reason;
+  int rc = run_body(body, reason);
+  if (!audit) return rc;
   try {
-    return body();
+    json event = audit->fields;
+    std::string name = app.get_name();
+    event["tool"] = name.starts_with("modelseal ") ? name.substr(10) : name;
+    event["decision"] = rc == 0 ? "ok" : "fail";
+    event["status"] = rc;
+    if (!reason.empty() && !event.contains("reason")) event["reason"] = reason;
+    audit_event(std::move(event), audit->log);
   } catch (const Error& e) {
     print_error(e);
-    return static_cast<int>(e.status());
-  } catch (const std::bad_alloc&) {
-    print_error(io_error("out of memory"));
-    return static_cast<int>(Status::io);
-  } catch (const std::exception& e) {
-    print_error(io_error(e.what()));
     return static_cast<int>(Status::io);
   }
+  return rc;
 }
 
 void add_common(CLI::App& app, bool& quiet) {

@@ -10,14 +10,24 @@
 #include <vector>
 
 #include "modelseal/error.hpp"
+#include "modelseal/json.hpp"
 #include "modelseal/keys.hpp"
 #include "modelseal/policy.hpp"
 
 namespace modelseal::tool {
 
+// What a tool records in the audit log (audit.hpp) about its decision: the body fills `fields`
+// (model, model_digest, keyids, reason, ...); run() adds tool, decision and status.
+struct Audit {
+  std::string log;                   // --audit-log FILE; else $MODELSEAL_AUDIT_LOG; else none
+  json fields = json::object();
+};
+void add_audit_option(CLI::App& app, Audit& audit);
+
 // Runs `body` after parsing; maps every error to one "modelseal: ..." line (plus "hint: ...")
-// and the exit status of DESIGN §7. Usage errors from CLI11 exit 2; --help exits 0.
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
+// and the exit status of DESIGN §7. Usage errors from CLI11 exit 2; --help exits 0. With
+// `audit`, the outcome is appended to the audit log; if that fails, the run fails (exit 3).
+int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body, Audit* audit = nullptr);
 
 // Prints an error the way run() does, for a tool that goes on after it.
 void print_error(const Error& e);

@@ -24,10 +24,13 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-allow-unsafe-content", allow_unsafe,
                "Sign even files that 'modelseal scan' flags (pickle code, Lambda layers, ...)");
   app.add_option("--passphrase-file", pass_file, "Read the key's passphrase from the first line of FILE");
+  tool::Audit audit;
+  tool::add_audit_option(app, audit);
   tool::add_common(app, quiet);
   app.footer("Example:\n  $ modelseal sign ./bert -k release.key\n"
              "  modelseal: signed ./bert (12 files, sha256:9274...) -> ./bert/model.sig");
   return tool::run(app, argc, argv, [&] {
+    audit.fields["model"] = model;
     std::vector<PrivateKey> loaded;
     for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
     std::vector<const PrivateKey*> ptrs;
@@ -44,9 +47,12 @@ int main(int argc, char** argv) {
       opts.hash.bytes_done = progress.counter();
       return sign_model(model, ptrs, opts);
     }();
+    audit.fields["model_digest"] = "sha256:" + digest_hex(r.manifest.root());
+    audit.fields["keyids"] = json::array();
+    for (const auto& k : loaded) audit.fields["keyids"].push_back(k.public_key().keyid());
     if (!quiet)
       std::fprintf(stderr, "modelseal: signed %s (%zu resources, sha256:%s) -> %s\n", model.c_str(),
                    r.manifest.resources.size(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());
     return 0;
-  });
+  }, &audit);
 }

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "Print a JSON report (schemas/verify-report.schema.json)");
   app.add_flag("-v,--verbose", verbose, "Print 'path: OK' or 'path: FAILED (reason)' for every file");
   app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  tool::Audit audit;
+  tool::add_audit_option(app, audit);
   tool::add_common(app, quiet);
   app.footer("Exit status: 0 verified, 1 not trusted, 2 usage error, 3 I/O error.\n\n"
              "Example:\n  $ modelseal verify ./bert -p release.pub\n"
@@ -48,6 +50,11 @@ int main(int argc, char** argv) {
         failure = e;
       }
     }
+    audit.fields["model"] = model;
+    if (!report.root_digest.empty()) audit.fields["model_digest"] = "sha256:" + report.root_digest;
+    audit.fields["keyids"] = json::array();
+    for (const auto& s : report.signers) audit.fields["keyids"].push_back(s.keyid);
+    if (failure) audit.fields["reason"] = failure->what();
     if (as_json) std::printf("%s\n", report.to_json().dump(2).c_str());
     if (verbose && !as_json) {
       for (const auto& f : report.files) {
@@ -67,5 +74,5 @@ int main(int argc, char** argv) {
                   report.root_digest.c_str(), who.c_str());
     }
     return 0;
-  });
+  }, &audit);
 }

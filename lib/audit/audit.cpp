@@ -124,12 +124,12 @@ std::vector<AuditProblem> audit_verify(const std::filesystem::path& log, size_t*
         problems.push_back({lineno, lineno == 1 ? "first line does not start the chain"
                                                 : "previous-line hash does not match line " + std::to_string(lineno - 1) +
                                                       " (a line was edited, inserted, deleted or moved)"});
-      if (!j.contains("seq") || !j["seq"].is_number_unsigned() || j["seq"].get<uint64_t>() != expect_seq)
+      bool has_seq = j.contains("seq") && j["seq"].is_number_unsigned();
+      if (!has_seq || j["seq"].get<uint64_t>() != expect_seq)
         problems.push_back({lineno, "sequence number is not " + std::to_string(expect_seq)});
-      else
-        ++expect_seq;
+      // Go on from what this line says, so that one bad line is reported once.
+      expect_seq = (has_seq ? j["seq"].get<uint64_t>() : expect_seq) + 1;
     }
-    if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned()) expect_seq = j["seq"].get<uint64_t>() + 1;
     prev_hash = digest_hex(sha256(line));
   }
   if (lines_checked) *lines_checked = lineno;
