@@ -2,9 +2,11 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
 
 namespace fs = std::filesystem;
@@ -71,14 +73,13 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
   }
   if (::fsync(fd) != 0) throw errno_error("cannot write", path.string(), errno);
   if (!named) {
-    // Give it a random temporary name, then rename it over the target.
+    // Give it a random temporary name (linkat fails rather than replace), then rename it over the
+    // target: the name exists only between these two calls.
+    std::string proc = "/proc/self/fd/" + std::to_string(fd);
     for (int attempt = 0; !named; ++attempt) {
-      tmp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-      int probe = ::mkstemp(tmp.data());  // reserve a unique name
-      if (probe < 0) throw errno_error("cannot create a temporary file in", dir.string(), errno);
-      ::close(probe);
-      ::unlink(tmp.c_str());
-      std::string proc = "/proc/self/fd/" + std::to_string(fd);
+      unsigned char rnd[8];
+      randombytes_buf(rnd, sizeof rnd);
+      tmp = (dir / ("." + path.filename().string() + ".tmp-" + to_hex(rnd))).string();
       if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
         named = true;
       } else if (errno != EEXIST || attempt > 8) {

@@ -86,19 +86,15 @@ unsigned default_threads() {
   return n ? n : 1;
 }
 
-void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)>& fn) {
+void parallel_for(size_t n, unsigned threads, const std::function<void(size_t, unsigned)>& fn) {
   std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i);
+  auto worker = [&](unsigned w) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i, w);
   };
   threads = static_cast<unsigned>(std::min<size_t>(threads ? threads : default_threads(), n));
-  if (threads <= 1) {
-    worker();
-    return;
-  }
   std::vector<std::jthread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();  // the calling thread works too
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+  worker(0);  // the calling thread works too
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> shard_ranges(uint64_t size, uint64_t shard_size) {
@@ -127,8 +123,9 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
 
   std::mutex err_mu;
   // One read buffer per thread, reused for every job that thread takes.
-  thread_local std::unique_ptr<AlignedBuffer> buf;
-  parallel_for(jobs.size(), opts.threads, [&](size_t j) {
+  std::vector<std::unique_ptr<AlignedBuffer>> bufs(opts.threads ? opts.threads : default_threads());
+  parallel_for(jobs.size(), opts.threads, [&](size_t j, unsigned w) {
+    auto& buf = bufs[w];
     if (!buf) buf = std::make_unique<AlignedBuffer>(kReadChunk);
     const Job& job = jobs[j];
     try {

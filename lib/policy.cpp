@@ -90,6 +90,14 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
     const json& keys = require(j, "keys", json::value_t::array, what);
     if (keys.empty()) throw usage_error(what + ": no keys", "a policy must name at least one trusted key");
     for (const json& k : keys) {
+      // A misspelt field ("model", "not_afer") must not quietly widen trust.
+      for (const auto& item : k.items()) {
+        static constexpr std::string_view kFields[] = {"id", "type", "pem", "path", "not_before", "not_after",
+                                                       "revoked", "models", "description"};
+        if (std::find(std::begin(kFields), std::end(kFields), item.key()) == std::end(kFields))
+          throw usage_error(what + ": unknown field \"" + item.key() + "\" in a key");
+      }
+      if (k.contains("pem") && k.contains("path")) throw usage_error(what + ": a key has both \"pem\" and \"path\"");
       std::string type = require_string(k, "type", what);
       auto kt = key_type_from_name(type);
       if (!kt) throw usage_error(what + ": unknown key type \"" + type + "\" (expected ed25519, p256 or p384)");

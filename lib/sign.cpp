@@ -45,7 +45,7 @@ ModelTree signed_tree(const fs::path& model, const SignOptions& opts, Serializat
 void refuse_unsafe_content(const ModelTree& tree, unsigned threads) {
   std::vector<scan::FileReport> reports(tree.files.size());
   std::vector<std::optional<Error>> errors(tree.files.size());
-  parallel_for(tree.files.size(), threads, [&](size_t i) {
+  parallel_for(tree.files.size(), threads, [&](size_t i, unsigned) {
     const ModelFile& f = tree.files[i];
     if (f.kind != EntryKind::regular) return;  // hash_model reports these
     try {

@@ -462,8 +462,23 @@ int gated_write(const Config& c, int dirfd, const char* path, int flags, mode_t 
   return sys_openat(pfd.get(), last.c_str(), flags, mode);
 }
 
+// Opened with O_NONBLOCK so that a FIFO (or a device) never blocks the open before we know where
+// it is; the caller's own flags are restored once it is known to be a regular file or folder.
+void restore_blocking(int fd) {
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+bool regular_or_dir(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+}
+
 int gated_read(const Config& c, int dirfd, const char* path, int flags, mode_t mode) {
   std::string real, lexical;
+  const bool added_nonblock = !(flags & O_NONBLOCK) && !(flags & O_PATH);
+  const int caller_flags = flags;
+  flags |= added_nonblock ? O_NONBLOCK : 0;
   int fd = openat_no_symlinks(dirfd, path, flags, mode);
   if (fd >= 0) {
     std::string base = path[0] == '/' ? "/" : base_dir(dirfd);
@@ -483,7 +498,16 @@ int gated_read(const Config& c, int dirfd, const char* path, int flags, mode_t m
     }
   }
   Found f = find_root(c, real, lexical);
-  if (!f.root) return fd;
+  if (!f.root) {
+    if (!added_nonblock) return fd;
+    if (regular_or_dir(fd)) {
+      restore_blocking(fd);
+      return fd;
+    }
+    // A FIFO or device outside the roots: open it again exactly as the caller asked.
+    ::close(fd);
+    return sys_openat(dirfd, path, caller_flags, mode);
+  }
   if (flags & O_PATH) return fd;  // cannot be read; re-opening it through /proc is checked again
   Decision d;
   try {
@@ -498,6 +522,7 @@ int gated_read(const Config& c, int dirfd, const char* path, int flags, mode_t m
   const std::string& shown = f.via_symlink || real.empty() ? lexical : real;
   record(c, d, shown, !c.warn);
   if (d.allow || c.warn) {
+    if (added_nonblock) restore_blocking(fd);
     if (d.replacement >= 0) {
       ::dup3(d.replacement, fd, flags & O_CLOEXEC);
       ::close(d.replacement);

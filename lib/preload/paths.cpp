@@ -28,8 +28,7 @@ std::string normalize(std::string_view base, std::string_view path) {
   };
   if (path.empty() || path.front() != '/') add(base);
   add(path);
-  if (out.empty()) out.push_back('/');
-  return out;
+  return out.empty() ? std::string("/") : out;
 }
 
 std::string fd_path(int fd) {

@@ -36,8 +36,9 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
 
 unsigned default_threads();
 
-// Runs fn(0) ... fn(n-1) on `threads` threads (0: one per core), each index exactly once, taken
-// in order from a shared counter. fn must not throw.
-void parallel_for(size_t n, unsigned threads, const std::function<void(size_t)>& fn);
+// Runs fn(i, worker) for i in 0 ... n-1 on `threads` threads (0: one per core), each index exactly
+// once, taken in order from a shared counter; `worker` < max(threads, 1) (or default_threads())
+// tells which thread runs it, for per-thread scratch space. fn must not throw.
+void parallel_for(size_t n, unsigned threads, const std::function<void(size_t, unsigned)>& fn);
 
 }  // namespace modelseal

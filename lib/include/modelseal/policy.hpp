@@ -43,7 +43,7 @@ class Policy {
 
   // Step 1, before the payload is parsed: which distinct trusted keys produced valid signatures
   // over the envelope's PAE. Keys are matched by trying each trusted key (keyid hints are never
-  // used). Throws Error(not_trusted) if fewer than threshold() keys could count at all.
+  // used). Throws Error(not_trusted) if none did; authorize() checks the threshold.
   std::vector<const TrustedKey*> valid_signers(const Envelope& env, std::time_t now) const;
 
   // Step 2, after the payload is parsed: keep the signers allowed for this model at `now`, and

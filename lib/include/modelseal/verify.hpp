@@ -78,12 +78,12 @@ class VerifiedModel {
 // Authenticates the signature and parses the manifest from the verified bytes; does not read
 // the model's files. Throws Error (status not_trusted, usage or io).
 VerifiedModel verify_signature(const std::filesystem::path& model, const Policy& policy,
-                               const VerifyOptions& opts, VerifyReport* report = nullptr);
+                               const VerifyOptions& opts = {}, VerifyReport* report = nullptr);
 
 // verify_signature, then every file on disk: all listed files present and equal, no unlisted
 // file. Throws Error; `report` (if given) is filled in either way.
 VerifiedModel verify_model(const std::filesystem::path& model, const Policy& policy,
-                           const VerifyOptions& opts, VerifyReport* report = nullptr);
+                           const VerifyOptions& opts = {}, VerifyReport* report = nullptr);
 
 // Where the signature of `model` is by default.
 std::filesystem::path default_signature_path(const std::filesystem::path& model);
