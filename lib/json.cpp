@@ -1,50 +1,79 @@
 #include "modelseal/json.hpp"
 
-#include <set>
+#include <unordered_set>
 #include <vector>
 
 #include "modelseal/error.hpp"
 
 namespace modelseal {
 
-json parse_json_strict(std::string_view text, const std::string& what) {
-  // The parser itself is iterative; the callback bounds depth and rejects repeated keys, which
-  // two parsers could resolve differently.
-  std::vector<std::set<std::string>> keys;
+namespace {
+
+// A first pass over the text that only checks: nesting depth and repeated keys (which two
+// parsers could resolve differently). Linear; nothing is built.
+class StrictChecker : public nlohmann::json_sax<json> {
+ public:
   std::string problem;
-  auto cb = [&](int depth, json::parse_event_t ev, json& parsed) -> bool {
-    if (!problem.empty()) return false;
-    switch (ev) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (depth >= kMaxJsonDepth) {
-          problem = "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
-          throw untrusted(what + ": " + problem);
-        }
-        if (ev == json::parse_event_t::object_start) keys.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!keys.empty()) keys.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second) {
-          problem = "repeated key \"" + parsed.get<std::string>() + "\"";
-          throw untrusted(what + ": " + problem);
-        }
-        break;
-      default:
-        break;
-    }
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    keys_.emplace_back();
+    return deeper();
+  }
+  bool key(string_t& k) override {
+    if (keys_.back().insert(k).second) return true;
+    problem = "repeated key \"" + k + "\"";
+    return false;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    --depth_;
     return true;
-  };
+  }
+  bool start_array(std::size_t) override { return deeper(); }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    problem = "invalid json: " + std::string(e.what());
+    if (auto p = problem.find("] "); p != std::string::npos) problem = "invalid json: " + problem.substr(p + 2);
+    return false;
+  }
+
+ private:
+  bool deeper() {
+    if (++depth_ <= kMaxJsonDepth) return true;
+    problem = "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    return false;
+  }
+  int depth_ = 0;
+  std::vector<std::unordered_set<std::string>> keys_;
+};
+
+std::string shorten(std::string msg) {
+  if (msg.size() > 160) msg = msg.substr(0, 157) + "...";
+  return msg;
+}
+
+}  // namespace
+
+json parse_json_strict(std::string_view text, const std::string& what) {
+  StrictChecker check;
   try {
-    return json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too large
+    if (!json::sax_parse(text.begin(), text.end(), &check))
+      throw untrusted(what + ": " + shorten(check.problem.empty() ? "invalid json" : check.problem));
+    return json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {  // out_of_range for numbers too large, and the like
     std::string msg = e.what();
-    // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
     if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-    if (msg.size() > 160) msg = msg.substr(0, 157) + "...";
-    throw untrusted(what + ": invalid json: " + msg);
+    throw untrusted(what + ": invalid json: " + shorten(msg));
   }
 }
 
