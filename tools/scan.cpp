@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "common.hpp"
+#include "modelseal/attest.hpp"
 #include "modelseal/scan.hpp"
 
 using namespace modelseal;
@@ -28,6 +29,14 @@ int main(int argc, char** argv) {
   bool as_json = false, quiet = false;
   app.add_option("PATH", paths, "Files or directories (scanned recursively)")->required();
   app.add_flag("--json", as_json, "Print a JSON report (schemas/scan-report.schema.json)");
+  bool attest = false;
+  std::vector<std::string> keys;
+  std::string attestations, pass_file;
+  app.add_flag("--attest", attest,
+               "Record the result as a signed attestation about the model (one PATH: the model) for a chain layout");
+  app.add_option("-k,--key", keys, "With --attest: private key signing the attestation; repeatable");
+  app.add_option("--attestations", attestations, "With --attest: bundle to append to (default: MODEL.intoto.jsonl)");
+  app.add_option("--passphrase-file", pass_file, "Read key passphrases from the first line of FILE");
   tool::add_common(app, quiet);
   app.footer(
       "Exit status: 0 all files safe (or of a format that holds no code), 1 unsafe content or a file\n"
@@ -36,8 +45,16 @@ int main(int argc, char** argv) {
       "  $ modelseal scan ./resnet\n"
       "  resnet/model.safetensors: safe (safetensors)\n"
       "  resnet/pytorch_model.bin: unsafe (pytorch-zip)\n"
-      "    critical  global posix.system  [in archive/data.pkl]  @58");
+      "    critical  global posix.system  [in archive/data.pkl]  @58\n"
+      "  $ modelseal scan ./bert --attest -k scanner.key     # a signed scan result for 'modelseal chain'");
   return tool::run(app, argc, argv, [&] {
+    if (attest && (paths.size() != 1 || keys.empty()))
+      throw usage_error("--attest needs exactly one PATH (the model) and -k KEY");
+    if (!attest && (!keys.empty() || !attestations.empty()))
+      throw usage_error("-k and --attestations go with --attest");
+    // Keys first: a wrong passphrase must not cost a whole scan.
+    std::vector<PrivateKey> loaded;
+    for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
     std::vector<scan::FileReport> reports = scan::scan_paths(paths);
     bool untrusted = false, io = false;
     for (const scan::FileReport& r : reports) {
@@ -61,6 +78,20 @@ int main(int argc, char** argv) {
         std::printf("%zu file%s scanned, %zu unsafe or unparseable\n", reports.size(),
                     reports.size() == 1 ? "" : "s", bad);
       }
+    }
+    if (attest && !io) {
+      Statement st;
+      st.subjects.push_back(model_subject(paths.front()));
+      st.predicate_type = std::string(kScanPredicateType);
+      st.predicate = scan_predicate(untrusted ? "unsafe" : "safe", "modelseal 0.1.0", std::time(nullptr),
+                                    scan::to_json(reports));
+      std::vector<const PrivateKey*> signers;
+      for (const auto& k : loaded) signers.push_back(&k);
+      std::string out = attestations.empty() ? default_attestations_path(paths.front()).string() : attestations;
+      append_attestation(out, st, signers);
+      if (!quiet && !as_json)
+        std::printf("%s: appended scan result (%s) about %s (sha256:%s)\n", out.c_str(), untrusted ? "unsafe" : "safe",
+                    st.subjects.front().name.c_str(), st.subjects.front().sha256.c_str());
     }
     if (untrusted) return static_cast<int>(Status::not_trusted);
     if (io) return static_cast<int>(Status::io);
