@@ -32,8 +32,8 @@ echo
 echo '# The training pipeline attests how bert was built: SLSA provenance naming datasets and base model by digest.'
 show 'modelseal attest bert -k keys/trainer.key --provenance --build-type https://modelseal.dev/examples/train/v1 --builder-id https://ci.example.com/gpu-runner --external-parameters train-params.json --dataset datasets/wiki-2024 --dataset datasets/code-2024 --base-model base-model --started 2026-03-01T08:00:00Z --finished 2026-03-01T11:30:00Z'
 echo
-echo '# The scanner and the evaluation job attest their results.'
-show 'modelseal attest bert -k keys/scanner.key --predicate-type https://modelseal.dev/scan/v1 --predicate scan.json'
+echo '# The scanner scans the model and records the result; the evaluation job attests its metrics.'
+show 'modelseal scan bert --attest -k keys/scanner.key'
 show "modelseal attest bert -k keys/evaluator.key --eval --metric accuracy=0.93 --threshold 'accuracy>=0.9' --metric loss=0.21 --threshold 'loss<=0.3'"
 echo
 echo '# Two of the three release managers approve version 2.1.0.'
