@@ -25,6 +25,19 @@ json Envelope::to_json() const {
   return {{"payload", base64_encode(payload)}, {"payloadType", payload_type}, {"signatures", sigs}};
 }
 
+Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const PrivateKey*>& keys) {
+  if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
+  Envelope env{std::move(payload), std::move(payload_type), {}};
+  const std::string message = pae(env.payload_type, env.payload);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t k = 0; k < i; ++k)
+      if (keys[k]->public_key().keyid() == keys[i]->public_key().keyid())
+        throw usage_error("the same key was given twice");
+    env.signatures.push_back({keys[i]->sign(message), keys[i]->public_key().keyid()});
+  }
+  return env;
+}
+
 Envelope Envelope::from_json(const json& j, const std::string& what) {
   Envelope env;
   auto payload = base64_decode(require_string(j, "payload", what));

@@ -13,10 +13,22 @@ namespace fs = std::filesystem;
 
 namespace modelseal {
 
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
 std::string read_file_limited(const fs::path& path, size_t max_bytes, const std::string& what) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const int fd = file.get();
   if (fd < 0) throw errno_error("cannot open " + what, path.string(), errno);
-  struct Closer { int fd; ~Closer() { ::close(fd); } } closer{fd};
   struct stat st;
   if (::fstat(fd, &st) != 0) throw errno_error("cannot stat " + what, path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw io_error(what + " is not a regular file: " + path.string());

@@ -9,6 +9,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include "modelseal/fileio.hpp"
+
 namespace modelseal {
 
 namespace {
@@ -19,17 +21,6 @@ struct Job {
   uint64_t start, end;
 };
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 bool same_file(const ModelFile& f, const struct stat& st) {
   int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -43,7 +34,7 @@ Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8
   if (f.kind != EntryKind::regular) throw untrusted("not a regular file (" + f.kind_detail + "): " + f.name);
   // O_NONBLOCK: should a FIFO be swapped in after the walk, opening it must not hang.
   int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
-  Fd fd(::open(f.path.c_str(), flags));
+  UniqueFd fd(::open(f.path.c_str(), flags));
   if (fd.get() < 0) {
     if (errno == ELOOP) throw untrusted("file was replaced by a symlink: " + f.name);
     throw errno_error("cannot open", f.path.string(), errno);

@@ -18,6 +18,7 @@
 
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
+#include "modelseal/fileio.hpp"
 #include "modelseal/hash.hpp"
 
 namespace modelseal {
@@ -78,9 +79,9 @@ SecretBytes bio_contents(BIO* b) {
 
 // Secret files (keys, passphrases) must be private to their owner.
 SecretBytes read_secret_file(const std::filesystem::path& path, const std::string& what) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const int fd = file.get();
   if (fd < 0) throw errno_error("cannot open " + what, path.string(), errno);
-  struct Closer { int fd; ~Closer() { ::close(fd); } } closer{fd};
   struct stat st;
   if (::fstat(fd, &st) != 0) throw errno_error("cannot stat " + what, path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw usage_error(what + " is not a regular file: " + path.string());
@@ -161,15 +162,13 @@ PublicKey PublicKey::from_pem(std::string_view text, const std::string& what) {
 }
 
 PublicKey PublicKey::load(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw errno_error("cannot open public key", path.string(), errno);
-  std::string text(64 * 1024, '\0');
-  ssize_t n = ::read(fd, text.data(), text.size());
-  int err = errno;
-  ::close(fd);
-  if (n < 0) throw errno_error("cannot read public key", path.string(), err);
-  text.resize(static_cast<size_t>(n));
-  return from_pem(text, "public key " + path.string());
+  try {
+    return from_pem(read_file_limited(path, 64 * 1024, "public key"), "public key " + path.string());
+  } catch (const Error& e) {
+    // Too large is a bad key file, not an untrusted model.
+    if (e.status() == Status::not_trusted) throw usage_error(e.what());
+    throw;
+  }
 }
 
 std::string PublicKey::hint() const { return digest_hex(sha256(pem_)); }
@@ -308,10 +307,10 @@ SecretBytes PrivateKey::to_pem(const Passphrase& pass) const {
 namespace {
 
 SecretBytes prompt_tty(const std::string& prompt) {
-  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+  const int fd = tty.get();
   if (fd < 0) throw usage_error("no passphrase given and no terminal to ask on",
                                 "set MODELSEAL_PASSPHRASE or use --passphrase-file FILE");
-  struct Closer { int fd; ~Closer() { ::close(fd); } } closer{fd};
   struct termios old {};
   bool restore = tcgetattr(fd, &old) == 0;
   if (restore) {

@@ -84,17 +84,9 @@ SignResult sign_model(const fs::path& model, const std::vector<const PrivateKey*
   if (out.manifest.resources.empty())
     throw usage_error("model has no files to sign: " + model.string());
 
-  Envelope& env = out.bundle.envelope;
-  env.payload = out.manifest.statement();
-  env.payload_type = std::string(kInTotoPayloadType);
-  const std::string message = pae(env.payload_type, env.payload);
+  out.bundle.envelope = sign_envelope(std::string(kInTotoPayloadType), out.manifest.statement(), keys);
   std::vector<PublicKey> pubs;
-  for (const PrivateKey* k : keys) {
-    if (std::any_of(pubs.begin(), pubs.end(), [&](const PublicKey& p) { return p.keyid() == k->public_key().keyid(); }))
-      throw usage_error("the same key was given twice");
-    env.signatures.push_back({k->sign(message), k->public_key().keyid()});
-    pubs.push_back(k->public_key());
-  }
+  for (const PrivateKey* k : keys) pubs.push_back(k->public_key());
   out.bundle.media_type = std::string(kBundleMediaType);
   out.bundle.key_hint = keys.front()->public_key().hint();
   const std::string bytes = out.bundle.serialize();

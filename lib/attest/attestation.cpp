@@ -8,19 +8,8 @@
 namespace modelseal {
 
 Envelope sign_statement(const Statement& st, const std::vector<const PrivateKey*>& keys) {
-  if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
   if (st.subjects.empty()) throw usage_error("an attestation needs at least one subject");
-  Envelope env;
-  env.payload = st.serialize();
-  env.payload_type = std::string(kInTotoPayloadType);
-  const std::string message = pae(env.payload_type, env.payload);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    for (size_t k = 0; k < i; ++k)
-      if (keys[k]->public_key().keyid() == keys[i]->public_key().keyid())
-        throw usage_error("the same key was given twice");
-    env.signatures.push_back({keys[i]->sign(message), keys[i]->public_key().keyid()});
-  }
-  return env;
+  return sign_envelope(std::string(kInTotoPayloadType), st.serialize(), keys);
 }
 
 std::string envelope_line(const Envelope& env) { return env.to_json().dump(); }

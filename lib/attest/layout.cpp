@@ -236,17 +236,7 @@ std::string resolve_layout(std::string_view text, const fs::path& base_dir, cons
 
 Envelope sign_layout(const std::string& resolved, const std::vector<const PrivateKey*>& keys) {
   if (keys.empty()) throw usage_error("no signing key given", "use -k OWNER.key");
-  Envelope env;
-  env.payload = resolved;
-  env.payload_type = std::string(kLayoutPayloadType);
-  const std::string message = pae(env.payload_type, env.payload);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    for (size_t k = 0; k < i; ++k)
-      if (keys[k]->public_key().keyid() == keys[i]->public_key().keyid())
-        throw usage_error("the same key was given twice");
-    env.signatures.push_back({keys[i]->sign(message), keys[i]->public_key().keyid()});
-  }
-  return env;
+  return sign_envelope(std::string(kLayoutPayloadType), resolved, keys);
 }
 
 }  // namespace modelseal

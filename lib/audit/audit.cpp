@@ -20,16 +20,6 @@ namespace {
 const std::string kGenesis(64, '0');
 constexpr size_t kMaxLine = 1u << 20;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
- private:
-  int fd_;
-};
 
 // The last line of the file (without its newline), read backwards from the end.
 std::string last_line(int fd, const std::string& path) {
@@ -73,7 +63,7 @@ void audit_event(json event, const std::filesystem::path& log) {
     if (!env || !*env) return;
     path = env;
   }
-  Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) throw errno_error("cannot open audit log", path, errno);
   if (::flock(fd.get(), LOCK_EX) != 0) throw errno_error("cannot lock audit log", path, errno);
   std::string prev = last_line(fd.get(), path);

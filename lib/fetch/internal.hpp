@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/fileio.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/fetch.hpp"
 #include "modelseal/hash.hpp"
@@ -40,20 +41,6 @@ Error transfer_error(CURLcode rc, CURL* h, const char* errbuf, std::string_view 
 
 // ---- file descriptors
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  int get() const { return fd_; }
-  int release() { int fd = fd_; fd_ = -1; return fd; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // ---- the temporary directory beside the destination (staging.cpp)
 

@@ -11,18 +11,6 @@
 
 namespace modelseal {
 
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
 FileIdentity identity_of(int fd, const std::string& display_name) {
   struct stat st;
   if (::fstat(fd, &st) != 0) throw errno_error("cannot stat", display_name, errno);

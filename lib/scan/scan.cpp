@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "internal.hpp"
+#include "modelseal/fileio.hpp"
 #include "modelseal/error.hpp"
 
 namespace modelseal::scan {
@@ -111,19 +112,6 @@ FileReport to_report(const std::string& name, detail::Result r) {
   return rep;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -140,7 +128,7 @@ FileReport scan_file(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) throw errno_error("cannot read", path, errno);
   // FIFOs, sockets and devices are never opened (a FIFO would block).
   if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + path);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) throw errno_error("cannot open", path, errno);
   return scan_fd(fd.get(), path);
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "modelseal/json.hpp"
+#include "modelseal/keys.hpp"
 
 namespace modelseal {
 
@@ -26,5 +27,9 @@ struct Envelope {
   // Structural parse only (base64, types, bounds); throws Error(not_trusted) naming `what`.
   static Envelope from_json(const json& j, const std::string& what);
 };
+
+// An envelope around `payload` with one signature over its PAE per key (key ids are hints only).
+// Error(usage) if `keys` is empty or names the same key twice.
+Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const PrivateKey*>& keys);
 
 }  // namespace modelseal

@@ -10,27 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "modelseal/fileio.hpp"
 #include "modelseal/verify.hpp"
 
 namespace modelseal {
 
 // An owned file descriptor, closed when it goes out of scope.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // What identifies one version of a file: a re-open with the same identity needs no re-hash.
 struct FileIdentity {
