@@ -3,6 +3,7 @@
 
 #include "common.hpp"
 #include "modelseal/bundle.hpp"
+#include "modelseal/encoding.hpp"
 #include "modelseal/json.hpp"
 
 using namespace modelseal;
@@ -10,9 +11,10 @@ using namespace modelseal;
 namespace {
 constexpr const char* kWarning = "UNVERIFIED: nothing here has been checked against a trusted key";
 
+// Every string shown comes from the unverified bundle: control characters are escaped.
 std::string str(const json& j, const char* key) {
   auto it = j.is_object() ? j.find(key) : j.end();
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string("(missing)");
+  return it != j.end() && it->is_string() ? printable(it->get<std::string>()) : std::string("(missing)");
 }
 }  // namespace
 
@@ -49,11 +51,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::printf("%s\n", kWarning);
-    std::printf("bundle:        %s\n", b.media_type.c_str());
-    std::printf("payload type:  %s\n", b.envelope.payload_type.c_str());
-    std::printf("key hint:      %s\n", b.key_hint.empty() ? "(none)" : b.key_hint.c_str());
+    std::printf("bundle:        %s\n", printable(b.media_type).c_str());
+    std::printf("payload type:  %s\n", printable(b.envelope.payload_type).c_str());
+    std::printf("key hint:      %s\n", b.key_hint.empty() ? "(none)" : printable(b.key_hint).c_str());
     for (const auto& s : b.envelope.signatures)
-      std::printf("signature:     %zu bytes, keyid %s\n", s.sig.size(), s.keyid.empty() ? "(none)" : s.keyid.c_str());
+      std::printf("signature:     %zu bytes, keyid %s\n", s.sig.size(),
+                  s.keyid.empty() ? "(none)" : printable(s.keyid).c_str());
     if (!statement_error.empty()) {
       std::printf("statement:     unreadable (%s)\n", statement_error.c_str());
       return 0;
@@ -66,7 +69,8 @@ int main(int argc, char** argv) {
       std::printf("root digest:   sha256:%s\n", str(subj[0].value("digest", json::object()), "sha256").c_str());
     }
     const json pred = statement.value("predicate", json::object());
-    if (pred.is_object() && pred.contains("serialization")) std::printf("serialization: %s\n", pred["serialization"].dump().c_str());
+    if (pred.is_object() && pred.contains("serialization"))
+      std::printf("serialization: %s\n", pred["serialization"].dump().c_str());  // dump() escapes
     const json res = pred.is_object() ? pred.value("resources", json::array()) : json::array();
     if (res.is_array()) {
       std::printf("resources:     %zu\n", res.size());

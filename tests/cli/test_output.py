@@ -5,7 +5,7 @@ import unittest
 
 from harness import BUILD, SOURCE, CliTest, run, write
 
-PROGRAMS = ["keygen", "sign", "verify", "digest", "inspect"]
+PROGRAMS = ["keygen", "sign", "verify", "digest", "inspect", "scan", "attest", "chain", "fetch", "audit"]
 
 
 class Output(CliTest):
@@ -42,6 +42,21 @@ class Output(CliTest):
                     self.assertIn("EXIT STATUS", man.stdout.decode())
                     self.assertEqual(man.stderr.decode().strip(), "")
         self.assertTrue(os.path.exists(os.path.join(SOURCE, "man", "modelseal.1")))
+
+    def test_inspect_escapes_control_characters(self):
+        import base64, json
+        self.sign()
+        sig = os.path.join(self.model, "model.sig")
+        with open(sig) as f:
+            b = json.load(f)
+        st = json.loads(base64.b64decode(b["dsseEnvelope"]["payload"]))
+        st["subject"][0]["name"] = "evil\n\x1b[2Jforged: OK"
+        b["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(st).encode()).decode()
+        write(sig, json.dumps(b))
+        r = run("inspect", sig)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("evil\\x0a\\x1b[2Jforged: OK", r.out)
+        self.assertNotIn("\x1b", r.out)
 
     def test_dispatcher(self):
         exe = os.path.join(BUILD, "tools", "modelseal")
