@@ -82,6 +82,21 @@ TEST_CASE("statement round-trips and is checked") {
   CHECK(status_of([&] { Manifest::from_statement(dup.statement()); }) == Status::not_trusted);
 }
 
+TEST_CASE("legacy model_signing v0.x statements (Digests/v0.1: one subject per file) are read") {
+  json st = {{"_type", "https://in-toto.io/Statement/v1"},
+             {"predicateType", "https://model_signing/Digests/v0.1"},
+             {"subject", json::array({{{"name", "a.bin"}, {"digest", {{"sha256", digest_hex(sha256("a"))}}}},
+                                      {{"name", "d/b.bin"}, {"digest", {{"sha256", digest_hex(sha256("b"))}}}}})},
+             {"predicate", json::object()}};
+  Manifest m = Manifest::from_statement(st.dump());
+  CHECK(m.legacy);
+  REQUIRE(m.resources.size() == 2);
+  CHECK(m.resources[1].name == "d/b.bin");
+  CHECK(m.resources[1].digest == sha256("b"));
+  st["subject"][1]["name"] = "../b.bin";
+  CHECK(status_of([&] { Manifest::from_statement(st.dump()); }) == Status::not_trusted);
+}
+
 TEST_CASE("resources sort by path components, as the reference sorts PurePosixPath") {
   CHECK(name_less("a/b", "a-b"));   // 'a' < 'a-b' as components; '/' > '-' as bytes
   CHECK(name_less("a", "a/b"));
