@@ -10,6 +10,16 @@ BUILD = os.environ.get("MODELSEAL_BUILD", "build")
 SOURCE = os.environ.get("MODELSEAL_SOURCE", ".")
 SHARED = os.environ.get("MODELSEAL_SHARED", os.path.join(SOURCE, "..", "shared"))
 SCHEMAS = os.path.join(SOURCE, "schemas")
+SHIM = os.path.join(BUILD, "lib", "preload", "libmodelseal-preload.so")
+
+
+def shim_preload():
+    """LD_PRELOAD for the loader shim. In a sanitizer build the sanitizer runtimes go first, and
+    leak checking is off for the programs under test (cat, python3: not ours)."""
+    runtime = os.environ.get("MODELSEAL_PRELOAD_RUNTIME")
+    if not runtime:
+        return {"LD_PRELOAD": SHIM}
+    return {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"}
 
 
 def tool(name):

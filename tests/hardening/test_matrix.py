@@ -12,9 +12,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
-from harness import BUILD, CliTest, run, tool, write  # noqa: E402
+from harness import SHIM, CliTest, run, shim_preload, tool, write  # noqa: E402
 
-SHIM = os.path.join(BUILD, "lib", "preload", "libmodelseal-preload.so")
 
 
 class Matrix(CliTest):
@@ -48,7 +47,7 @@ class Matrix(CliTest):
         if not os.path.exists(SHIM):
             return
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSEAL_")}
-        env.update(LD_PRELOAD=SHIM, MODELSEAL_POLICY=self.policy, MODELSEAL_ROOTS=self.model)
+        env.update(shim_preload(), MODELSEAL_POLICY=self.policy, MODELSEAL_ROOTS=self.model)
         p = subprocess.run(["cat", os.path.join(self.model, name)], capture_output=True, env=env, timeout=30)
         if expect_refused:
             self.assertNotEqual(p.returncode, 0, f"shim let {name} through")

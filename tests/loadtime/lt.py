@@ -9,6 +9,15 @@ import unittest
 BUILD = os.environ.get("MODELSEAL_BUILD", "")
 SHIM = os.environ.get("MODELSEAL_PRELOAD", os.path.join(BUILD, "lib/preload/libmodelseal-preload.so"))
 PYTHON = "/usr/bin/python3"
+def shim_preload():
+    """LD_PRELOAD for the shim; in a sanitizer build the sanitizer runtimes go first, and leak
+    checking is off for the programs under test (they are not ours)."""
+    runtime = os.environ.get("MODELSEAL_PRELOAD_RUNTIME")
+    if not runtime:
+        return {"LD_PRELOAD": SHIM}
+    return {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"}
+
+
 SHIM_VARS = ("LD_PRELOAD", "MODELSEAL_POLICY", "MODELSEAL_ROOTS", "MODELSEAL_MODE", "MODELSEAL_AUDIT_LOG",
              "MODELSEAL_SCAN", "MODELSEAL_VERBOSE", "MODELSEAL_PRIVATE_COPY_MAX")
 
@@ -71,7 +80,7 @@ class TempDirTest(unittest.TestCase):
             f.write(bytes([b[0] ^ 0x01]))
 
     def shim_env(self, roots, policy, **extra):
-        return clean_env(LD_PRELOAD=SHIM, MODELSEAL_POLICY=policy, MODELSEAL_ROOTS=roots, **extra)
+        return clean_env(**shim_preload(), MODELSEAL_POLICY=policy, MODELSEAL_ROOTS=roots, **extra)
 
     def assertRefused(self, r, reason, path=None):
         err = r.stderr.decode(errors="replace")
