@@ -13,16 +13,6 @@ namespace modelseal {
 
 namespace {
 
-std::string_view status_name(Status s) {
-  switch (s) {
-    case Status::ok: return "ok";
-    case Status::not_trusted: return "not_trusted";
-    case Status::usage: return "usage";
-    case Status::io: return "io";
-  }
-  return "io";
-}
-
 // Records the failure in the report and throws it.
 [[noreturn]] void fail(VerifyReport* report, const Error& e) {
   if (report) {

@@ -18,16 +18,6 @@ using namespace fetch_detail;
 
 namespace {
 
-std::string_view status_name(Status s) {
-  switch (s) {
-    case Status::ok: return "ok";
-    case Status::not_trusted: return "not_trusted";
-    case Status::usage: return "usage";
-    case Status::io: return "io";
-  }
-  return "io";
-}
-
 // One file on its way: the stream check, its file in the staging directory, its libcurl handle.
 struct Transfer {
   Transfer(Stream s, FetchedFile* r, std::atomic<uint64_t>* c) : stream(std::move(s)), record(r), counter(c) {}

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace modelseal {
 
@@ -13,6 +14,9 @@ enum class Status : int {
   usage = 2,        // the caller asked for something malformed (bad flag, bad policy)
   io = 3,           // I/O or system error
 };
+
+// "ok", "not_trusted", "usage", "io": the status as JSON reports spell it.
+std::string_view status_name(Status s);
 
 class Error : public std::runtime_error {
  public:
