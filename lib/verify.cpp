@@ -106,14 +106,22 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
     struct stat st;
     if (::stat(model.c_str(), &st) != 0) throw errno_error("cannot open model", model.string(), errno);
     Bundle bundle = Bundle::load(sig);
+    // Errors about what the signature says name the signature file.
+    auto naming_sig = [&](auto&& step) {
+      try {
+        return step();
+      } catch (const Error& e) {
+        throw Error(e.status(), std::string(e.what()) + ": " + sig.string(), e.hint());
+      }
+    };
     // Authenticate, then parse: the statement is read only from bytes a trusted key signed.
-    auto signers = policy.valid_signers(bundle.envelope, now);
+    auto signers = naming_sig([&] { return policy.valid_signers(bundle.envelope, now); });
     if (bundle.envelope.payload_type != kInTotoPayloadType)
-      throw untrusted("signature " + sig.string() + ": unexpected payloadType \"" + bundle.envelope.payload_type + "\"");
+      throw untrusted("unexpected payloadType \"" + bundle.envelope.payload_type + "\": " + sig.string());
     VerifiedModel vm;
     vm.root_ = model;
     vm.single_file_ = !S_ISDIR(st.st_mode);
-    vm.manifest_ = Manifest::from_statement(bundle.envelope.payload);
+    vm.manifest_ = naming_sig([&] { return Manifest::from_statement(bundle.envelope.payload); });
     vm.root_digest_ = vm.manifest_.root();
     vm.build_index();
     vm.signers_ = policy.authorize(signers, vm.manifest_.model_name, vm.root_digest_, now);
