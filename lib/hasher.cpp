@@ -21,7 +21,6 @@ struct Job {
   uint64_t start, end;
 };
 
-
 bool same_file(const ModelFile& f, const struct stat& st) {
   int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
   int64_t ctime = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
@@ -30,7 +29,7 @@ bool same_file(const ModelFile& f, const struct stat& st) {
 }
 
 Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8_t> buf,
-                std::atomic<uint64_t>* done) {
+                std::atomic<uint64_t>* done, const std::function<void(int, const ModelFile&)>& inspect) {
   if (f.kind != EntryKind::regular) throw untrusted("not a regular file (" + f.kind_detail + "): " + f.name);
   // O_NONBLOCK: should a FIFO be swapped in after the walk, opening it must not hang.
   int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
@@ -43,6 +42,7 @@ Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8
   if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + f.name);
   if (!same_file(f, st)) throw untrusted("file changed while the model was read: " + f.name);
+  if (inspect && job.shard == 0) inspect(fd.get(), f);
   ::posix_fadvise(fd.get(), static_cast<off_t>(job.start), static_cast<off_t>(job.end - job.start),
                   POSIX_FADV_SEQUENTIAL);
   Sha256 h;
@@ -120,7 +120,8 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
     if (!buf) buf = std::make_unique<AlignedBuffer>(kReadChunk);
     const Job& job = jobs[j];
     try {
-      out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf->span(), opts.bytes_done);
+      out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf->span(), opts.bytes_done,
+                                                        opts.inspect);
     } catch (const Error& e) {
       std::lock_guard lock(err_mu);
       if (!out[job.file].error) out[job.file].error = e;

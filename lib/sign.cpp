@@ -1,7 +1,5 @@
 #include "modelseal/sign.hpp"
 
-#include <algorithm>
-#include <optional>
 #include <set>
 
 #include "modelseal/error.hpp"
@@ -41,28 +39,14 @@ ModelTree signed_tree(const fs::path& model, const SignOptions& opts, Serializat
 }
 
 // Refuses content that runs code when loaded (pickle globals, Lambda layers, malformed
-// safetensors/GGUF, ...): a signature must not vouch for it by accident.
-void refuse_unsafe_content(const ModelTree& tree, unsigned threads) {
-  std::vector<scan::FileReport> reports(tree.files.size());
-  std::vector<std::optional<Error>> errors(tree.files.size());
-  parallel_for(tree.files.size(), threads, [&](size_t i, unsigned) {
-    const ModelFile& f = tree.files[i];
-    if (f.kind != EntryKind::regular) return;  // hash_model reports these
-    try {
-      reports[i] = scan::scan_file(f.path.string());
-    } catch (const Error& e) {
-      errors[i] = e;
-    }
-  });
-  for (size_t i = 0; i < tree.files.size(); ++i) {
-    if (errors[i]) throw *errors[i];
-    const scan::FileReport& r = reports[i];
-    if (r.io_failed) throw io_error(r.error);
-    if (!scan::blocks_trust(r)) continue;
-    std::string why = !r.findings.empty() ? r.findings.front().severity + " " + r.findings.front().what : r.error;
-    throw untrusted("refusing to sign unsafe content (" + r.format + ": " + why + "): " + tree.files[i].path.string(),
-                    "check it with 'modelseal scan'; sign anyway with --insecure-allow-unsafe-content");
-  }
+// safetensors/GGUF, ...): a signature must not vouch for it by accident. It scans through the
+// descriptor the file is hashed through, so what is scanned is what is signed.
+void refuse_unsafe_content(int fd, const ModelFile& f) {
+  scan::FileReport r = scan::scan_fd(fd, f.path.string());
+  if (!scan::blocks_trust(r)) return;
+  std::string why = !r.findings.empty() ? r.findings.front().severity + " " + r.findings.front().what : r.error;
+  throw untrusted("refusing to sign unsafe content (" + r.format + ": " + why + "): " + f.path.string(),
+                  "check it with 'modelseal scan'; sign anyway with --insecure-allow-unsafe-content");
 }
 
 }  // namespace
@@ -79,8 +63,9 @@ SignResult sign_model(const fs::path& model, const std::vector<const PrivateKey*
   out.signature = opts.signature.empty() ? default_signature_path(model) : opts.signature;
   Serialization ser;
   ModelTree tree = signed_tree(model, opts, ser);
-  if (!opts.insecure_allow_unsafe_content) refuse_unsafe_content(tree, opts.hash.threads);
-  out.manifest = hash_model(tree, ser, opts.hash);
+  HashOptions hash = opts.hash;
+  if (!opts.insecure_allow_unsafe_content) hash.inspect = refuse_unsafe_content;
+  out.manifest = hash_model(tree, ser, hash);
   if (out.manifest.resources.empty())
     throw usage_error("model has no files to sign: " + model.string());
 

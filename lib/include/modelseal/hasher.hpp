@@ -17,6 +17,9 @@ struct HashOptions {
   unsigned threads = 0;                          // 0: one per core
   uint64_t shard_size = 0;                       // 0: whole files ("files" serialization)
   std::atomic<uint64_t>* bytes_done = nullptr;   // progress counter, if wanted
+  // Called once per file, with the descriptor it is hashed through, before hashing; an Error it
+  // throws becomes that file's error. Lets `sign` scan the very bytes it signs, in one open.
+  std::function<void(int fd, const ModelFile& file)> inspect;
 };
 
 struct FileDigests {
