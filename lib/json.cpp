@@ -9,6 +9,14 @@ namespace modelseal {
 
 namespace {
 
+// "[json.exception.parse_error.101] parse error at ..." -> "parse error at ...", at most 160 chars.
+std::string describe(const std::exception& e) {
+  std::string msg = e.what();
+  if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+  if (msg.size() > 160) msg = msg.substr(0, 157) + "...";
+  return msg;
+}
+
 // A first pass over the text that only checks: nesting depth and repeated keys (which two
 // parsers could resolve differently). Linear; nothing is built.
 class StrictChecker : public nlohmann::json_sax<json> {
@@ -28,7 +36,7 @@ class StrictChecker : public nlohmann::json_sax<json> {
   }
   bool key(string_t& k) override {
     if (keys_.back().insert(k).second) return true;
-    problem = "repeated key \"" + k + "\"";
+    problem = "repeated key \"" + k.substr(0, 120) + "\"";
     return false;
   }
   bool end_object() override {
@@ -42,8 +50,7 @@ class StrictChecker : public nlohmann::json_sax<json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    problem = "invalid json: " + std::string(e.what());
-    if (auto p = problem.find("] "); p != std::string::npos) problem = "invalid json: " + problem.substr(p + 2);
+    problem = "invalid json: " + describe(e);
     return false;
   }
 
@@ -57,23 +64,16 @@ class StrictChecker : public nlohmann::json_sax<json> {
   std::vector<std::unordered_set<std::string>> keys_;
 };
 
-std::string shorten(std::string msg) {
-  if (msg.size() > 160) msg = msg.substr(0, 157) + "...";
-  return msg;
-}
-
 }  // namespace
 
 json parse_json_strict(std::string_view text, const std::string& what) {
   StrictChecker check;
   try {
     if (!json::sax_parse(text.begin(), text.end(), &check))
-      throw untrusted(what + ": " + shorten(check.problem.empty() ? "invalid json" : check.problem));
+      throw untrusted(what + ": " + (check.problem.empty() ? "invalid json" : check.problem));
     return json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {  // out_of_range for numbers too large, and the like
-    std::string msg = e.what();
-    if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-    throw untrusted(what + ": invalid json: " + shorten(msg));
+    throw untrusted(what + ": invalid json: " + describe(e));
   }
 }
 

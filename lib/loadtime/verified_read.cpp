@@ -35,15 +35,10 @@ ExpectedContent expected_content(const VerifiedModel& model, std::string_view na
     want.digests.push_back(res.front()->digest);
     return want;
   }
-  std::vector<std::pair<std::pair<uint64_t, uint64_t>, Digest>> shards;
-  for (const Resource* r : res) {
+  for (const Resource* r : res) {  // in offset order (resources_for)
     auto sn = parse_shard_name(r->name);
-    shards.push_back({{sn->start, sn->end}, r->digest});
-  }
-  std::sort(shards.begin(), shards.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [range, digest] : shards) {
-    want.ranges.push_back(range);
-    want.digests.push_back(digest);
+    want.ranges.emplace_back(sn->start, sn->end);
+    want.digests.push_back(r->digest);
   }
   if (want.ranges != shard_ranges(size, m.serialization.shard_size))
     throw untrusted("size is " + std::to_string(size) + " bytes, signed as " + std::to_string(want.ranges.back().second));
