@@ -6,7 +6,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+import sys
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+from harness import Result, run  # noqa: E402,F401  (the CLI tests' runner, shared)
 
 BUILD = os.environ.get("MODELSEAL_BUILD", "build")
 SOURCE = os.environ.get("MODELSEAL_SOURCE", ".")
@@ -19,24 +23,6 @@ EVAL = "https://in-toto.io/attestation/test-result/v0.1"
 SCAN = "https://modelseal.dev/scan/v1"
 APPROVAL = "https://modelseal.dev/release-approval/v1"
 PROVENANCE = "https://slsa.dev/provenance/v1"
-
-
-class Result:
-    def __init__(self, proc):
-        self.rc = proc.returncode
-        self.out = proc.stdout.decode("utf-8", "replace")
-        self.err = proc.stderr.decode("utf-8", "replace")
-
-    def __repr__(self):
-        return f"rc={self.rc}\nstdout={self.out}\nstderr={self.err}"
-
-
-def run(name, *args, cwd=None, timeout=120):
-    env = dict(os.environ)
-    env.pop("MODELSEAL_PASSPHRASE", None)
-    proc = subprocess.run([os.path.join(TOOLS, "modelseal-" + name), *map(str, args)], cwd=cwd, env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    return Result(proc)
 
 
 def read_lines(path):

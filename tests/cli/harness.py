@@ -36,13 +36,13 @@ class Result:
         return f"rc={self.rc}\nstdout={self.out}\nstderr={self.err}"
 
 
-def run(cmd, *args, env=None, timeout=120, input=None):
+def run(cmd, *args, env=None, timeout=120, input=None, cwd=None):
     """Runs modelseal-CMD with ARGS (no terminal, so never a prompt or a progress line)."""
     full_env = dict(os.environ)
     full_env.pop("MODELSEAL_PASSPHRASE", None)
     full_env.update(env or {})
     proc = subprocess.run([tool(cmd), *map(str, args)], capture_output=True, env=full_env, timeout=timeout,
-                          stdin=subprocess.DEVNULL if input is None else None, input=input,
+                          stdin=subprocess.DEVNULL if input is None else None, input=input, cwd=cwd,
                           start_new_session=True)  # no controlling terminal: no /dev/tty prompt
     return Result(proc)
 
