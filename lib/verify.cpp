@@ -94,6 +94,32 @@ void VerifiedModel::build_index() {
       });
 }
 
+ExpectedContent expected_content(const VerifiedModel& model, std::string_view name, uint64_t size) {
+  const Manifest& m = model.manifest();
+  auto res = model.resources_for(name);
+  if (res.empty()) {
+    std::vector<std::string> ignored = m.serialization.ignore_paths;
+    for (auto d : kDefaultIgnores) ignored.emplace_back(d);
+    if (is_ignored(name, ignored))
+      throw untrusted("not covered by the signature (the signer ignored it)");
+    throw untrusted("not listed in the signature");
+  }
+  ExpectedContent want;
+  if (m.serialization.method == Method::files) {
+    want.ranges.emplace_back(0, size);
+    want.digests.push_back(res.front()->digest);
+    return want;
+  }
+  for (const Resource* r : res) {  // in offset order (resources_for)
+    auto sn = parse_shard_name(r->name);
+    want.ranges.emplace_back(sn->start, sn->end);
+    want.digests.push_back(r->digest);
+  }
+  if (want.ranges != shard_ranges(size, m.serialization.shard_size))
+    throw untrusted("size is " + std::to_string(size) + " bytes, signed as " + std::to_string(want.ranges.back().second));
+  return want;
+}
+
 VerifiedModel verify_signature(const fs::path& model, const Policy& policy, const VerifyOptions& opts,
                                VerifyReport* report) {
   const std::time_t now = opts.now ? opts.now : std::time(nullptr);  // one clock reading
@@ -149,13 +175,12 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
 
     std::map<std::string, FileCheck, decltype(&name_less)> checks(&name_less);
     std::vector<ModelFile> to_hash;
-    std::vector<std::vector<const Resource*>> expected;   // per file in to_hash, shards in order
+    std::vector<ExpectedContent> expected;   // per file in to_hash
     std::unordered_set<std::string> on_disk;
     const bool ignore_unlisted = opts.insecure_ignore_unsigned_files || policy.insecure_ignore_unlisted_files();
     for (const auto& f : tree.files) {
       on_disk.insert(f.name);
-      auto listed = vm.resources_for(f.name);
-      if (listed.empty()) {
+      if (vm.resources_for(f.name).empty()) {
         if (ignore_unlisted) {
           report->ignored.push_back(f.name);
         } else {
@@ -168,21 +193,13 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
         checks[f.name] = {f.name, false, "is a " + f.kind_detail + ", signed as a regular file"};
         continue;
       }
-      if (shards) {
-        // The signed shard layout must be exactly the one of a file of this size.
-        std::vector<std::pair<uint64_t, uint64_t>> have;
-        for (const Resource* r : listed) {
-          auto sn = parse_shard_name(r->name);
-          have.emplace_back(sn->start, sn->end);
-        }
-        if (have != shard_ranges(f.size, m.serialization.shard_size)) {
-          checks[f.name] = {f.name, false, "size is " + std::to_string(f.size) + " bytes, signed as " +
-                                               std::to_string(have.back().second)};
-          continue;
-        }
+      try {
+        expected.push_back(expected_content(vm, f.name, f.size));  // for shards, also the size
+      } catch (const Error& e) {
+        checks[f.name] = {f.name, false, e.what()};
+        continue;
       }
       to_hash.push_back(f);
-      expected.push_back(std::move(listed));
     }
     for (const auto& [path, idx] : vm.index_) {
       std::string name = tree.single_file ? tree.model_name : path;
@@ -198,12 +215,15 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       if (digests[i].error) {
         c = {f.name, false, digests[i].error->what(), digests[i].error->status()};
       } else {
-        const auto& want = expected[i];
-        for (size_t s = 0; s < want.size(); ++s)
-          if (digests[i].shards[s] != want[s]->digest) {
+        const ExpectedContent& want = expected[i];
+        for (size_t s = 0; s < want.digests.size(); ++s)
+          if (digests[i].shards[s] != want.digests[s]) {
             c = {f.name, false,
                  "modified: sha256 is " + digest_hex(digests[i].shards[s]) + " but the signature says " +
-                     digest_hex(want[s]->digest) + (shards ? " (shard " + want[s]->name + ")" : "")};
+                     digest_hex(want.digests[s]) +
+                     (shards ? " (shard " + f.name + ":" + std::to_string(want.ranges[s].first) + ":" +
+                                   std::to_string(want.ranges[s].second) + ")"
+                             : "")};
             break;
           }
       }

@@ -19,32 +19,6 @@ FileIdentity identity_of(int fd, const std::string& display_name) {
           st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
 }
 
-ExpectedContent expected_content(const VerifiedModel& model, std::string_view name, uint64_t size) {
-  const Manifest& m = model.manifest();
-  auto res = model.resources_for(name);
-  if (res.empty()) {
-    std::vector<std::string> ignored = m.serialization.ignore_paths;
-    for (auto d : kDefaultIgnores) ignored.emplace_back(d);
-    if (is_ignored(name, ignored))
-      throw untrusted("not covered by the signature (the signer ignored it)");
-    throw untrusted("not listed in the signature");
-  }
-  ExpectedContent want;
-  if (m.serialization.method == Method::files) {
-    want.ranges.emplace_back(0, size);
-    want.digests.push_back(res.front()->digest);
-    return want;
-  }
-  for (const Resource* r : res) {  // in offset order (resources_for)
-    auto sn = parse_shard_name(r->name);
-    want.ranges.emplace_back(sn->start, sn->end);
-    want.digests.push_back(r->digest);
-  }
-  if (want.ranges != shard_ranges(size, m.serialization.shard_size))
-    throw untrusted("size is " + std::to_string(size) + " bytes, signed as " + std::to_string(want.ranges.back().second));
-  return want;
-}
-
 std::vector<Digest> hash_ranges(int fd, const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
                                 const std::string& display_name, const ChunkSink& sink) {
   std::vector<uint8_t> buffer(kReadChunk);

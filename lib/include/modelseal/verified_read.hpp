@@ -15,7 +15,6 @@
 
 namespace modelseal {
 
-// An owned file descriptor, closed when it goes out of scope.
 
 // What identifies one version of a file: a re-open with the same identity needs no re-hash.
 struct FileIdentity {
@@ -26,15 +25,6 @@ struct FileIdentity {
 // fstat() of an open regular file; Error(io) if it fails, Error(not_trusted) if not regular.
 FileIdentity identity_of(int fd, const std::string& display_name);
 
-// What the signature says the file `name` (relative to the model root) holds once it is
-// `size` bytes long: byte ranges (one for "files", one per shard) and their digests, in order.
-// Throws Error(not_trusted) if the signature does not list it (saying whether the signer
-// ignored it) or, for shards, if the size differs from the signed one.
-struct ExpectedContent {
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;   // [start, end)
-  std::vector<Digest> digests;
-};
-ExpectedContent expected_content(const VerifiedModel& model, std::string_view name, uint64_t size);
 
 // Hashes `ranges` of `fd` with pread only (the file offset does not move), one digest per range.
 // `sink`, if given, sees every chunk exactly as it was hashed (for a copy made in the same pass).

@@ -75,6 +75,16 @@ class VerifiedModel {
   bool files_checked_ = false;
 };
 
+// What the signature says the file `name` (relative to the model root) holds once it is
+// `size` bytes long: byte ranges (one for "files", one per shard) and their digests, in order.
+// Throws Error(not_trusted) if the signature does not list it (saying whether the signer
+// ignored it) or, for shards, if the size differs from the signed one.
+struct ExpectedContent {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;   // [start, end)
+  std::vector<Digest> digests;
+};
+ExpectedContent expected_content(const VerifiedModel& model, std::string_view name, uint64_t size);
+
 // Authenticates the signature and parses the manifest from the verified bytes; does not read
 // the model's files. Throws Error (status not_trusted, usage or io).
 VerifiedModel verify_signature(const std::filesystem::path& model, const Policy& policy,
