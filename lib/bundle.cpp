@@ -3,6 +3,8 @@
 #include "modelseal/error.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/formats.hpp"
+#include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 namespace modelseal {
 
@@ -15,7 +17,7 @@ std::string Bundle::serialize() const {
 Bundle Bundle::parse(std::string_view bytes, const std::string& what) {
   if (bytes.size() > kMaxBundleBytes) throw untrusted(what + ": too large");
   if (bytes.find_first_not_of(" \t\r\n") == std::string_view::npos) throw untrusted(what + ": empty");
-  json j = parse_json_strict(bytes, what);
+  json j = parse_json_strict(bytes, what, kMaxEnvelopeValues);
   if (!j.is_object()) throw untrusted(what + ": not a sigstore bundle (expected a JSON object)");
   Bundle b;
   b.media_type = require_string(j, "mediaType", what);

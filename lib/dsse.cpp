@@ -3,6 +3,7 @@
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/formats.hpp"
+#include "modelseal/json.hpp"
 
 namespace modelseal {
 

@@ -8,6 +8,7 @@
 
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
+#include "modelseal/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,7 +26,7 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
   return *this;
 }
 
-std::string read_file_limited(const fs::path& path, size_t max_bytes, const std::string& what) {
+std::string read_file_limited(const fs::path& path, size_t max_bytes, const std::string& what, Status too_large) {
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   const int fd = file.get();
   if (fd < 0) throw errno_error("cannot open " + what, path.string(), errno);
@@ -33,8 +34,8 @@ std::string read_file_limited(const fs::path& path, size_t max_bytes, const std:
   if (::fstat(fd, &st) != 0) throw errno_error("cannot stat " + what, path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw io_error(what + " is not a regular file: " + path.string());
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
-    throw untrusted(what + " is too large (" + std::to_string(st.st_size) + " bytes, at most " +
-                    std::to_string(max_bytes) + "): " + path.string());
+    throw Error(too_large, what + " is too large (" + std::to_string(st.st_size) + " bytes, at most " +
+                               std::to_string(max_bytes) + "): " + path.string());
   std::string out;
   out.resize(static_cast<size_t>(st.st_size));
   size_t got = 0;
@@ -50,7 +51,7 @@ std::string read_file_limited(const fs::path& path, size_t max_bytes, const std:
     got += static_cast<size_t>(n);
   }
   out.resize(got);
-  if (got > max_bytes) throw untrusted(what + " is too large: " + path.string());
+  if (got > max_bytes) throw Error(too_large, what + " is too large: " + path.string());
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "modelseal/fileio.hpp"
+#include "modelseal/parallel.hpp"
 
 namespace modelseal {
 
@@ -79,13 +80,24 @@ unsigned default_threads() {
 
 void parallel_for(size_t n, unsigned threads, const std::function<void(size_t, unsigned)>& fn) {
   std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr first;   // nothing thrown in a worker may reach std::terminate
   auto worker = [&](unsigned w) {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i, w);
+    try {
+      for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i, w);
+    } catch (...) {
+      next.store(n, std::memory_order_relaxed);   // hand out no more work
+      std::lock_guard lock(mu);
+      if (!first) first = std::current_exception();
+    }
   };
   threads = static_cast<unsigned>(std::min<size_t>(threads ? threads : default_threads(), n));
-  std::vector<std::jthread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
-  worker(0);  // the calling thread works too
+  {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+    worker(0);  // the calling thread works too
+  }
+  if (first) std::rethrow_exception(first);
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> shard_ranges(uint64_t size, uint64_t shard_size) {
@@ -116,10 +128,10 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
   // One read buffer per thread, reused for every job that thread takes.
   std::vector<std::unique_ptr<AlignedBuffer>> bufs(opts.threads ? opts.threads : default_threads());
   parallel_for(jobs.size(), opts.threads, [&](size_t j, unsigned w) {
-    auto& buf = bufs[w];
-    if (!buf) buf = std::make_unique<AlignedBuffer>(kReadChunk);
     const Job& job = jobs[j];
     try {
+      auto& buf = bufs[w];
+      if (!buf) buf = std::make_unique<AlignedBuffer>(kReadChunk);
       out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf->span(), opts.bytes_done,
                                                         opts.inspect);
     } catch (const Error& e) {

@@ -21,20 +21,22 @@ std::string describe(const std::exception& e) {
 // parsers could resolve differently). Linear; nothing is built.
 class StrictChecker : public nlohmann::json_sax<json> {
  public:
+  explicit StrictChecker(size_t max_values) : left_(max_values) {}
   std::string problem;
 
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
+  bool null() override { return counted(); }
+  bool boolean(bool) override { return counted(); }
+  bool number_integer(number_integer_t) override { return counted(); }
+  bool number_unsigned(number_unsigned_t) override { return counted(); }
+  bool number_float(number_float_t, const string_t&) override { return counted(); }
+  bool string(string_t&) override { return counted(); }
+  bool binary(binary_t&) override { return counted(); }
   bool start_object(std::size_t) override {
     keys_.emplace_back();
-    return deeper();
+    return counted() && deeper();
   }
   bool key(string_t& k) override {
+    if (!counted()) return false;
     if (keys_.back().insert(k).second) return true;
     problem = "repeated key \"" + k.substr(0, 120) + "\"";
     return false;
@@ -44,7 +46,7 @@ class StrictChecker : public nlohmann::json_sax<json> {
     --depth_;
     return true;
   }
-  bool start_array(std::size_t) override { return deeper(); }
+  bool start_array(std::size_t) override { return counted() && deeper(); }
   bool end_array() override {
     --depth_;
     return true;
@@ -55,19 +57,28 @@ class StrictChecker : public nlohmann::json_sax<json> {
   }
 
  private:
+  bool counted() {
+    if (left_ > 0) {
+      --left_;
+      return true;
+    }
+    problem = "too many JSON values";
+    return false;
+  }
   bool deeper() {
     if (++depth_ <= kMaxJsonDepth) return true;
     problem = "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     return false;
   }
+  size_t left_;
   int depth_ = 0;
   std::vector<std::unordered_set<std::string>> keys_;
 };
 
 }  // namespace
 
-json parse_json_strict(std::string_view text, const std::string& what) {
-  StrictChecker check;
+json parse_json_strict(std::string_view text, const std::string& what, size_t max_values) {
+  StrictChecker check(max_values);
   try {
     if (!json::sax_parse(text.begin(), text.end(), &check))
       throw untrusted(what + ": " + (check.problem.empty() ? "invalid json" : check.problem));

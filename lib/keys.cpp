@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
@@ -20,6 +22,7 @@
 #include "modelseal/error.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/hash.hpp"
+#include "modelseal/files.hpp"
 
 namespace modelseal {
 
@@ -62,11 +65,48 @@ std::optional<KeyType> evp_key_type(EVP_PKEY* k) {
   return std::nullopt;
 }
 
+// One key, one encoding: an EC public key rebuilt from its named curve and its uncompressed point,
+// so that a compressed point or explicit curve parameters give the same DER and key id (a key
+// listed twice in another encoding must not count twice towards a threshold).
+std::shared_ptr<EVP_PKEY> canonical_ec(EVP_PKEY* k, KeyType type, const std::string& what) {
+  const int nid = type == KeyType::ecdsa_p384 ? NID_secp384r1 : NID_X9_62_prime256v1;
+  unsigned char stored[160];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, stored, sizeof stored, &len) != 1)
+    throw usage_error(what + ": invalid EC public key");
+  std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(EC_GROUP_new_by_curve_name(nid), &EC_GROUP_free);
+  std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)> point(group ? EC_POINT_new(group.get()) : nullptr,
+                                                            &EC_POINT_free);
+  unsigned char flat[160];
+  size_t flat_len = 0;
+  if (!point || EC_POINT_oct2point(group.get(), point.get(), stored, len, nullptr) != 1 ||
+      (flat_len = EC_POINT_point2oct(group.get(), point.get(), POINT_CONVERSION_UNCOMPRESSED, flat, sizeof flat,
+                                     nullptr)) == 0) {
+    ERR_clear_error();
+    throw usage_error(what + ": invalid EC public key (not a point on the curve)");
+  }
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), &OSSL_PARAM_BLD_free);
+  const char* group_name = type == KeyType::ecdsa_p384 ? "P-384" : "P-256";
+  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, flat, flat_len) != 1)
+    throw std::bad_alloc();
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), &OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr),
+                                                                  &EVP_PKEY_CTX_free);
+  EVP_PKEY* out = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    ERR_clear_error();
+    throw usage_error(what + ": invalid EC public key");
+  }
+  return own(out);
+}
+
 const EVP_MD* ecdsa_md(KeyType t) { return t == KeyType::ecdsa_p384 ? EVP_sha384() : EVP_sha256(); }
 
 int pass_cb(char* buf, int size, int /*rwflag*/, void* u) {
   const auto* pass = static_cast<const Passphrase*>(u);
-  if (!pass || pass->none || pass->bytes.size() > static_cast<size_t>(size)) return -1;
+  if (!pass || pass->bytes.empty() || pass->bytes.size() > static_cast<size_t>(size)) return -1;
   std::memcpy(buf, pass->bytes.data(), pass->bytes.size());
   return static_cast<int>(pass->bytes.size());
 }
@@ -126,6 +166,8 @@ PublicKey PublicKey::from_evp(EVP_PKEY* k, const std::string& what) {
   if (!type) throw usage_error(what + ": unsupported key type (expected ed25519, p256 or p384)");
   PublicKey pk;
   pk.type_ = *type;
+  std::shared_ptr<EVP_PKEY> canon;
+  if (*type != KeyType::ed25519) k = (canon = canonical_ec(k, *type, what)).get();
   unsigned char* der = nullptr;
   int len = i2d_PUBKEY(k, &der);
   if (len <= 0) throw usage_error(what + ": cannot encode public key: " + openssl_reason());
@@ -162,13 +204,8 @@ PublicKey PublicKey::from_pem(std::string_view text, const std::string& what) {
 }
 
 PublicKey PublicKey::load(const std::filesystem::path& path) {
-  try {
-    return from_pem(read_file_limited(path, 64 * 1024, "public key"), "public key " + path.string());
-  } catch (const Error& e) {
-    // Too large is a bad key file, not an untrusted model.
-    if (e.status() == Status::not_trusted) throw usage_error(e.what());
-    throw;
-  }
+  // Too large is a bad key file, not an untrusted model.
+  return from_pem(read_file_limited(path, 64 * 1024, "public key", Status::usage), "public key " + path.string());
 }
 
 std::string PublicKey::hint() const { return digest_hex(sha256(pem_)); }
@@ -230,7 +267,6 @@ PrivateKey PrivateKey::from_pem(std::string_view text, const PassphraseSource& p
   if (pem.empty()) throw usage_error(what + ": no PEM private key found");
   bool encrypted = pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----");
   Passphrase pass;
-  pass.none = true;
   if (encrypted) {
     if (!passphrase) throw usage_error(what + ": key is encrypted but no passphrase was given");
     pass = passphrase();
@@ -271,19 +307,31 @@ std::string PrivateKey::sign(std::string_view message) const {
   return sig;
 }
 
-SecretBytes PrivateKey::to_pem(const Passphrase& pass) const {
+namespace {
+
+using P8InfPtr = std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)>;
+
+}  // namespace
+
+SecretBytes PrivateKey::to_pem_insecure_unencrypted() const {
   std::shared_ptr<EVP_PKEY> k = evp_;
   if (type() == KeyType::ed25519)
     k = own(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, ed_sk_.data(), crypto_sign_SEEDBYTES));
-  std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)> p8inf(
-      k ? EVP_PKEY2PKCS8(k.get()) : nullptr, &PKCS8_PRIV_KEY_INFO_free);
+  P8InfPtr p8inf(k ? EVP_PKEY2PKCS8(k.get()) : nullptr, &PKCS8_PRIV_KEY_INFO_free);
+  BioPtr out(BIO_new(BIO_s_secmem()), &BIO_free);
+  if (!p8inf || !out || PEM_write_bio_PKCS8_PRIV_KEY_INFO(out.get(), p8inf.get()) != 1)
+    throw io_error("cannot encode private key: " + openssl_reason());
+  return bio_contents(out.get());
+}
+
+SecretBytes PrivateKey::to_pem(const Passphrase& pass) const {
+  if (pass.bytes.empty()) throw usage_error("empty passphrase", "use --insecure-no-passphrase for an unencrypted key");
+  std::shared_ptr<EVP_PKEY> k = evp_;
+  if (type() == KeyType::ed25519)
+    k = own(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, ed_sk_.data(), crypto_sign_SEEDBYTES));
+  P8InfPtr p8inf(k ? EVP_PKEY2PKCS8(k.get()) : nullptr, &PKCS8_PRIV_KEY_INFO_free);
   BioPtr out(BIO_new(BIO_s_secmem()), &BIO_free);
   if (!p8inf || !out) throw io_error("cannot encode private key: " + openssl_reason());
-  if (pass.none) {
-    if (PEM_write_bio_PKCS8_PRIV_KEY_INFO(out.get(), p8inf.get()) != 1)
-      throw io_error("cannot encode private key: " + openssl_reason());
-    return bio_contents(out.get());
-  }
   // PBES2 with scrypt (N=2^14, r=8, p=1, as `openssl pkcs8 -scrypt`) and AES-256-CBC.
   unsigned char salt[16], iv[16];
   if (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(iv, sizeof iv) != 1)

@@ -12,14 +12,13 @@ namespace modelseal {
 
 namespace {
 
-constexpr const char* kWhat = "signed statement";
 
 std::string shard_algorithm(uint64_t shard_size) { return "sha256-sharded-" + std::to_string(shard_size); }
 
-Digest parse_digest(const json& v, const std::string& what) {
-  if (!v.is_string()) throw untrusted(std::string(kWhat) + ": " + what + " is not a string");
+Digest parse_digest(const json& v, const std::string& field, const std::string& what) {
+  if (!v.is_string()) throw untrusted(what + ": " + field + " is not a string");
   auto raw = from_hex(v.get<std::string>());
-  if (!raw || raw->size() != 32) throw untrusted(std::string(kWhat) + ": " + what + " is not a sha-256 hex digest");
+  if (!raw || raw->size() != 32) throw untrusted(what + ": " + field + " is not a sha-256 hex digest");
   Digest d{};
   std::copy(raw->begin(), raw->end(), d.begin());
   return d;
@@ -33,23 +32,23 @@ std::optional<uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
-Manifest from_legacy(const json& st) {
+Manifest from_legacy(const json& st, const std::string& what) {
   // model_signing v0.x: every file is a subject, the predicate carries nothing we need.
   Manifest m;
   m.legacy = true;
   m.model_name = "compat-undefined-not-present";
-  const json& subjects = require(st, "subject", json::value_t::array, kWhat);
-  if (subjects.size() > kMaxResources) throw untrusted("signed statement: too many subjects");
+  const json& subjects = require(st, "subject", json::value_t::array, what);
+  if (subjects.size() > kMaxResources) throw untrusted(what + ": too many subjects");
   std::set<std::string> seen;
   for (const json& s : subjects) {
     Resource r;
-    r.name = require_string(s, "name", kWhat);
+    r.name = require_string(s, "name", what);
     r.algorithm = "sha256";
-    r.digest = parse_digest(require(s, "digest", json::value_t::object, kWhat).value("sha256", json()),
-                            "subject digest");
+    r.digest = parse_digest(require(s, "digest", json::value_t::object, what).value("sha256", json()),
+                            "subject digest", what);
     if (r.name != "." && invalid_path_reason(r.name))
-      throw untrusted("signed statement: invalid resource name \"" + r.name + "\": " + *invalid_path_reason(r.name));
-    if (!seen.insert(r.name).second) throw untrusted("signed statement: duplicate resource \"" + r.name + "\"");
+      throw untrusted(what + ": invalid resource name \"" + r.name + "\": " + *invalid_path_reason(r.name));
+    if (!seen.insert(r.name).second) throw untrusted(what + ": duplicate resource \"" + r.name + "\"");
     m.resources.push_back(std::move(r));
   }
   return m;
@@ -66,6 +65,13 @@ std::optional<ShardName> parse_shard_name(std::string_view name) {
   auto end = parse_u64(name.substr(b + 1));
   if (!start || !end || *end < *start) return std::nullopt;
   return ShardName{std::string(name.substr(0, a)), *start, *end};
+}
+
+std::vector<std::string> Serialization::signer_ignores() const {
+  std::vector<std::string> out = ignore_paths;
+  if (!ignore_paths_recorded)
+    for (auto d : kDefaultIgnores) out.emplace_back(d);
+  return out;
 }
 
 Digest Manifest::root() const {
@@ -90,31 +96,39 @@ std::string Manifest::statement() const {
   return st.dump();
 }
 
-Manifest Manifest::from_statement(std::string_view payload) {
-  json st = parse_json_strict(payload, kWhat);
-  std::string type = require_string(st, "_type", kWhat);
-  std::string ptype = require_string(st, "predicateType", kWhat);
+Manifest Manifest::from_statement(const AuthenticatedPayload& payload) {
+  return parse_statement(payload.bytes(), "signed statement in " + payload.source());
+}
+
+Manifest Manifest::parse_unauthenticated(std::string_view payload) {
+  return parse_statement(payload, "unauthenticated statement");
+}
+
+Manifest Manifest::parse_statement(std::string_view payload, const std::string& what) {
+  json st = parse_json_strict(payload, what);
+  std::string type = require_string(st, "_type", what);
+  std::string ptype = require_string(st, "predicateType", what);
   if (ptype == kOmsLegacyPredicateType) {
-    if (type != kStatementType && type != kStatementTypeV01) throw untrusted("signed statement: unknown _type \"" + type + "\"");
-    return from_legacy(st);
+    if (type != kStatementType && type != kStatementTypeV01) throw untrusted(what + ": unknown _type \"" + type + "\"");
+    return from_legacy(st, what);
   }
-  if (type != kStatementType) throw untrusted("signed statement: unknown _type \"" + type + "\"");
-  if (ptype != kOmsPredicateType) throw untrusted("signed statement: unknown predicateType \"" + ptype + "\"");
+  if (type != kStatementType) throw untrusted(what + ": unknown _type \"" + type + "\"");
+  if (ptype != kOmsPredicateType) throw untrusted(what + ": unknown predicateType \"" + ptype + "\"");
 
-  const json& subjects = require(st, "subject", json::value_t::array, kWhat);
-  if (subjects.empty()) throw untrusted("signed statement: no subject");
+  const json& subjects = require(st, "subject", json::value_t::array, what);
+  if (subjects.empty()) throw untrusted(what + ": no subject");
   Manifest m;
-  m.model_name = require_string(subjects[0], "name", kWhat);
+  m.model_name = require_string(subjects[0], "name", what);
   Digest subject_digest =
-      parse_digest(require(subjects[0], "digest", json::value_t::object, kWhat).value("sha256", json()),
-                   "subject digest");
+      parse_digest(require(subjects[0], "digest", json::value_t::object, what).value("sha256", json()),
+                   "subject digest", what);
 
-  const json& pred = require(st, "predicate", json::value_t::object, kWhat);
-  const json& ser = require(pred, "serialization", json::value_t::object, kWhat);
-  std::string method = require_string(ser, "method", kWhat);
-  std::string hash_type = require_string(ser, "hash_type", kWhat);
-  if (hash_type != "sha256") throw untrusted("signed statement: unsupported hash_type \"" + hash_type + "\"");
-  m.serialization.allow_symlinks = require(ser, "allow_symlinks", json::value_t::boolean, kWhat).get<bool>();
+  const json& pred = require(st, "predicate", json::value_t::object, what);
+  const json& ser = require(pred, "serialization", json::value_t::object, what);
+  std::string method = require_string(ser, "method", what);
+  std::string hash_type = require_string(ser, "hash_type", what);
+  if (hash_type != "sha256") throw untrusted(what + ": unsupported hash_type \"" + hash_type + "\"");
+  m.serialization.allow_symlinks = require(ser, "allow_symlinks", json::value_t::boolean, what).get<bool>();
   if (method == "files") {
     m.serialization.method = Method::files;
   } else if (method == "shards") {
@@ -123,49 +137,50 @@ Manifest Manifest::from_statement(std::string_view payload) {
     bool integral = size.is_number_unsigned() ||
                     (size.is_number_float() && size.get<double>() >= 1 && size.get<double>() < 1e18 &&
                      size.get<double>() == static_cast<double>(static_cast<uint64_t>(size.get<double>())));
-    if (!integral || size.get<uint64_t>() == 0) throw untrusted("signed statement: invalid shard_size");
+    if (!integral || size.get<uint64_t>() == 0) throw untrusted(what + ": invalid shard_size");
     m.serialization.shard_size = size.get<uint64_t>();
   } else {
-    throw untrusted("signed statement: unknown serialization method \"" + method + "\"");
+    throw untrusted(what + ": unknown serialization method \"" + method + "\"");
   }
   if (ser.contains("ignore_paths")) {
-    const json& ig = require(ser, "ignore_paths", json::value_t::array, kWhat);
+    m.serialization.ignore_paths_recorded = true;
+    const json& ig = require(ser, "ignore_paths", json::value_t::array, what);
     for (const json& p : ig) {
-      if (!p.is_string()) throw untrusted("signed statement: ignore_paths holds a non-string");
+      if (!p.is_string()) throw untrusted(what + ": ignore_paths holds a non-string");
       std::string s = p.get<std::string>();
-      if (invalid_path_reason(s)) throw untrusted("signed statement: invalid ignore path \"" + s + "\"");
+      if (invalid_path_reason(s)) throw untrusted(what + ": invalid ignore path \"" + s + "\"");
       m.serialization.ignore_paths.push_back(std::move(s));
     }
   }
 
-  const json& res = require(pred, "resources", json::value_t::array, kWhat);
-  if (res.size() > kMaxResources) throw untrusted("signed statement: too many resources");
+  const json& res = require(pred, "resources", json::value_t::array, what);
+  if (res.size() > kMaxResources) throw untrusted(what + ": too many resources");
   std::set<std::string> seen;
   for (const json& r : res) {
     Resource out;
-    out.name = require_string(r, "name", kWhat);
-    out.algorithm = require_string(r, "algorithm", kWhat);
-    out.digest = parse_digest(r.contains("digest") ? r["digest"] : json(), "resource digest");
+    out.name = require_string(r, "name", what);
+    out.algorithm = require_string(r, "algorithm", what);
+    out.digest = parse_digest(r.contains("digest") ? r["digest"] : json(), "resource digest", what);
     std::string path = out.name;
     if (m.serialization.method == Method::shards) {
       auto sn = parse_shard_name(out.name);
-      if (!sn) throw untrusted("signed statement: invalid shard name \"" + out.name + "\"");
+      if (!sn) throw untrusted(what + ": invalid shard name \"" + out.name + "\"");
       path = sn->path;
       if (out.algorithm != "sha256" && out.algorithm != shard_algorithm(m.serialization.shard_size))
-        throw untrusted("signed statement: unsupported algorithm \"" + out.algorithm + "\"");
+        throw untrusted(what + ": unsupported algorithm \"" + out.algorithm + "\"");
     } else if (out.algorithm != "sha256") {
-      throw untrusted("signed statement: unsupported algorithm \"" + out.algorithm + "\"");
+      throw untrusted(what + ": unsupported algorithm \"" + out.algorithm + "\"");
     }
     // model_signing up to 1.1 named a single-file model's resource ".".
     if (path != "." || res.size() != 1) {
       if (auto why = invalid_path_reason(path))
-        throw untrusted("signed statement: invalid resource name \"" + out.name + "\": " + *why);
+        throw untrusted(what + ": invalid resource name \"" + out.name + "\": " + *why);
     }
-    if (!seen.insert(out.name).second) throw untrusted("signed statement: duplicate resource \"" + out.name + "\"");
+    if (!seen.insert(out.name).second) throw untrusted(what + ": duplicate resource \"" + out.name + "\"");
     m.resources.push_back(std::move(out));
   }
   if (m.root() != subject_digest)
-    throw untrusted("signed statement: subject digest " + digest_hex(subject_digest) +
+    throw untrusted(what + ": subject digest " + digest_hex(subject_digest) +
                     " does not match the resources' root digest " + digest_hex(m.root()));
   return m;
 }

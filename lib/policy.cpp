@@ -7,7 +7,9 @@
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/fileio.hpp"
+#include "modelseal/formats.hpp"
 #include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 namespace modelseal {
 
@@ -60,19 +62,15 @@ Policy Policy::from_keys(std::vector<PublicKey> keys) {
   Policy p;
   for (auto& k : keys) {
     std::string id = k.keyid().substr(0, 16);
-    p.keys_.push_back({id, std::move(k), std::nullopt, std::nullopt, false, {}});
+    p.signers_.push_back({id, std::move(k)});
+    p.rules_.emplace_back();
   }
   return p;
 }
 
 Policy Policy::load(const std::filesystem::path& path) {
-  std::string text;
-  try {
-    text = read_file_limited(path, 4u << 20, "policy");
-  } catch (const Error& e) {
-    // A policy too large to read is a bad policy, not an untrusted model.
-    throw Error(e.status() == Status::not_trusted ? Status::usage : e.status(), e.what(), e.hint());
-  }
+  // A policy too large to read is a bad policy, not an untrusted model.
+  std::string text = read_file_limited(path, 4u << 20, "policy", Status::usage);
   return parse(text, path.parent_path(), "policy " + path.string());
 }
 
@@ -112,28 +110,31 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
       }
       if (pub->type() != *kt)
         throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub->type())));
-      TrustedKey tk{k.contains("id") ? require_string(k, "id", what) : pub->keyid().substr(0, 16), *pub,
-                    std::nullopt, std::nullopt, false, {}};
+      TrustedSigner signer{k.contains("id") ? require_string(k, "id", what) : pub->keyid().substr(0, 16), *pub};
+      SignerRules tk;
       for (const char* field : {"not_before", "not_after"}) {
         if (!k.contains(field)) continue;
         auto t = parse_rfc3339(require_string(k, field, what));
-        if (!t) throw usage_error(what + ": " + field + " of key " + tk.id + " is not an RFC 3339 time");
+        if (!t) throw usage_error(what + ": " + field + " of key " + signer.name + " is not an RFC 3339 time");
         (std::string_view(field) == "not_before" ? tk.not_before : tk.not_after) = t;
       }
       if (k.contains("revoked")) tk.revoked = require(k, "revoked", json::value_t::boolean, what).get<bool>();
       if (k.contains("models"))
         for (const json& g : require(k, "models", json::value_t::array, what)) {
-          if (!g.is_string()) throw usage_error(what + ": models of key " + tk.id + " must be strings");
+          if (!g.is_string()) throw usage_error(what + ": models of key " + signer.name + " must be strings");
           tk.models.push_back(g.get<std::string>());
         }
-      for (const auto& other : p.keys_)
-        if (other.key.keyid() == tk.key.keyid()) throw usage_error(what + ": key " + tk.id + " is listed twice");
-      p.keys_.push_back(std::move(tk));
+      // Key identity is the canonical key: the same key in another encoding is listed twice.
+      for (const auto& other : p.signers_)
+        if (other.key.keyid() == signer.key.keyid())
+          throw usage_error(what + ": key " + signer.name + " is listed twice (the same key as " + other.name + ")");
+      p.signers_.push_back(std::move(signer));
+      p.rules_.push_back(std::move(tk));
     }
     if (j.contains("threshold")) {
       const json& t = require(j, "threshold", json::value_t::number_unsigned, what);
       uint64_t th = t.get<uint64_t>();
-      if (th == 0 || th > p.keys_.size())
+      if (th == 0 || th > p.signers_.size())
         throw usage_error(what + ": threshold must be between 1 and the number of keys");
       p.threshold_ = static_cast<unsigned>(th);
     }
@@ -158,44 +159,33 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
   }
 }
 
-std::vector<const TrustedKey*> Policy::valid_signers(const Envelope& env, std::time_t /*now*/) const {
-  const std::string message = pae(env.payload_type, env.payload);
-  std::vector<const TrustedKey*> out;
-  for (const auto& sig : env.signatures) {
-    for (const auto& tk : keys_) {
-      if (std::find(out.begin(), out.end(), &tk) != out.end()) continue;  // the same key counts once
-      try {
-        tk.key.verify(message, sig.sig);
-        out.push_back(&tk);
-        break;
-      } catch (const Error&) {
-      }
-    }
-  }
-  if (out.empty()) throw untrusted("no signature is from a trusted key");
-  return out;
+AuthenticatedPayload Policy::authenticate(const Envelope& env, const std::string& what) const {
+  return modelseal::authenticate(env, signers_, kModelSignature, what);
 }
 
-std::vector<Signer> Policy::authorize(const std::vector<const TrustedKey*>& signers, std::string_view model_name,
+std::vector<Signer> Policy::authorize(const AuthenticatedPayload& payload, std::string_view model_name,
                                       const Digest& root, std::time_t now) const {
   std::string root_hex = digest_hex(root);
   if (std::find(revoked_digests_.begin(), revoked_digests_.end(), root_hex) != revoked_digests_.end())
     throw untrusted("model digest sha256:" + root_hex + " is revoked by the policy");
   std::vector<Signer> ok;
   std::vector<std::string> why;
-  for (const TrustedKey* tk : signers) {
+  for (size_t i : payload.signers()) {
+    const TrustedSigner& signer = signers_.at(i);
+    const SignerRules* tk = &rules_.at(i);
+    const std::string& id = signer.name;
     if (tk->revoked) {
-      why.push_back("key " + tk->id + " is revoked");
+      why.push_back("key " + id + " is revoked");
     } else if (tk->not_before && now < *tk->not_before) {
-      why.push_back("key " + tk->id + " is not valid before " + format_rfc3339(*tk->not_before));
+      why.push_back("key " + id + " is not valid before " + format_rfc3339(*tk->not_before));
     } else if (tk->not_after && now > *tk->not_after) {
-      why.push_back("key " + tk->id + " expired at " + format_rfc3339(*tk->not_after));
+      why.push_back("key " + id + " expired at " + format_rfc3339(*tk->not_after));
     } else if (!tk->models.empty() &&
                std::none_of(tk->models.begin(), tk->models.end(),
                             [&](const std::string& g) { return glob_match(g, model_name); })) {
-      why.push_back("key " + tk->id + " may not sign model \"" + std::string(model_name) + "\"");
+      why.push_back("key " + id + " may not sign model \"" + std::string(model_name) + "\"");
     } else {
-      ok.push_back({tk->id, tk->key.keyid()});
+      ok.push_back({id, signer.key.keyid()});
     }
   }
   if (ok.size() < threshold_) {

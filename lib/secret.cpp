@@ -1,4 +1,5 @@
 #include "modelseal/secret.hpp"
+#include "modelseal/testing.hpp"
 
 #include <atomic>
 #include <cstring>

@@ -1,5 +1,7 @@
 #include "modelseal/sign.hpp"
 
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "modelseal/error.hpp"
@@ -8,6 +10,7 @@
 #include "modelseal/policy.hpp"
 #include "modelseal/scan.hpp"
 #include "modelseal/verify.hpp"
+#include "modelseal/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -51,6 +54,22 @@ void refuse_unsafe_content(int fd, const ModelFile& f) {
 
 }  // namespace
 
+ScannedModel scan_model(const fs::path& model, const SignOptions& opts) {
+  Serialization ser;
+  ModelTree tree = signed_tree(model, opts, ser);
+  std::mutex mu;
+  std::map<std::string, scan::FileReport, decltype(&name_less)> reports(&name_less);
+  HashOptions hash = opts.hash;
+  hash.inspect = [&](int fd, const ModelFile& f) {
+    scan::FileReport r = scan::scan_fd(fd, f.path.string());
+    std::lock_guard lock(mu);
+    reports.emplace(f.name, std::move(r));
+  };
+  ScannedModel out{hash_model(tree, ser, hash), {}};
+  for (auto& [name, r] : reports) out.reports.push_back(std::move(r));
+  return out;
+}
+
 Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
   Serialization ser;
   ModelTree tree = signed_tree(model, opts, ser);
@@ -66,6 +85,7 @@ SignResult sign_model(const fs::path& model, const std::vector<const PrivateKey*
   HashOptions hash = opts.hash;
   if (!opts.insecure_allow_unsafe_content) hash.inspect = refuse_unsafe_content;
   out.manifest = hash_model(tree, ser, hash);
+  if (!opts.model_name.empty()) out.manifest.model_name = opts.model_name;
   if (out.manifest.resources.empty())
     throw usage_error("model has no files to sign: " + model.string());
 
@@ -79,9 +99,9 @@ SignResult sign_model(const fs::path& model, const std::vector<const PrivateKey*
   // Verify what is about to be written, as a verifier will read it (minisign does the same).
   Bundle reread = Bundle::parse(bytes, "new signature");
   Policy self = Policy::from_keys(pubs);
-  auto signers = self.valid_signers(reread.envelope, 0);
-  Manifest check = Manifest::from_statement(reread.envelope.payload);
-  if (signers.size() != keys.size() || check.root() != out.manifest.root() ||
+  AuthenticatedPayload payload = self.authenticate(reread.envelope, "new signature");
+  Manifest check = Manifest::from_statement(payload);
+  if (payload.signers().size() != keys.size() || check.root() != out.manifest.root() ||
       check.resources.size() != out.manifest.resources.size())
     throw io_error("the new signature does not verify; nothing was written");
 

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include "modelseal/formats.hpp"
+#include "modelseal/content.hpp"
+#include "modelseal/json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -13,23 +15,13 @@ namespace modelseal {
 
 namespace {
 
-// Records the failure in the report and throws it.
-[[noreturn]] void fail(VerifyReport* report, const Error& e) {
-  if (report) {
-    report->status = e.status();
-    report->error = e.what();
-  }
-  throw e;
-}
-
-// The on-disk files the verifier compares with the manifest: user ignores, recorded ignores,
-// the default git paths and the signature itself are left out.
+// The on-disk files the verifier compares with the manifest: what the signer left out (as it
+// recorded it), user ignores and the signature itself.
 WalkOptions verifier_walk_options(const fs::path& model, const fs::path& sig, const Manifest& m,
                                   const VerifyOptions& opts) {
   WalkOptions w;
-  w.allow_symlinks = m.serialization.allow_symlinks || opts.allow_symlinks;
-  w.ignore_paths = m.serialization.ignore_paths;
-  for (auto d : kDefaultIgnores) w.ignore_paths.emplace_back(d);
+  w.allow_symlinks = m.serialization.allow_symlinks || opts.insecure_allow_symlinks;
+  w.ignore_paths = m.serialization.signer_ignores();
   for (const auto& ig : opts.ignore_paths)
     if (auto rel = relative_ignore_path(model, ig)) w.ignore_paths.push_back(*rel);
   std::error_code ec;
@@ -38,6 +30,16 @@ WalkOptions verifier_walk_options(const fs::path& model, const fs::path& sig, co
     if (auto rel = relative_ignore_path(model, abs_sig.string())) w.ignore_paths.push_back(*rel);
   }
   return w;
+}
+
+// The name the verifier expects the model to have: given, or the folder's (file's) own name.
+std::string expected_name(const fs::path& model, const VerifyOptions& opts) {
+  if (!opts.model_name.empty()) return opts.model_name;
+  fs::path p = model.lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  std::error_code ec;
+  if (p.empty() || p == "." || p == "..") p = fs::weakly_canonical(fs::absolute(model, ec), ec);
+  return p.filename().string();
 }
 
 }  // namespace
@@ -94,80 +96,47 @@ void VerifiedModel::build_index() {
       });
 }
 
-ExpectedContent expected_content(const VerifiedModel& model, std::string_view name, uint64_t size) {
-  const Manifest& m = model.manifest();
-  auto res = model.resources_for(name);
-  if (res.empty()) {
-    std::vector<std::string> ignored = m.serialization.ignore_paths;
-    for (auto d : kDefaultIgnores) ignored.emplace_back(d);
-    if (is_ignored(name, ignored))
-      throw untrusted("not covered by the signature (the signer ignored it)");
-    throw untrusted("not listed in the signature");
-  }
-  ExpectedContent want;
-  if (m.serialization.method == Method::files) {
-    want.ranges.emplace_back(0, size);
-    want.digests.push_back(res.front()->digest);
-    return want;
-  }
-  for (const Resource* r : res) {  // in offset order (resources_for)
-    auto sn = parse_shard_name(r->name);
-    want.ranges.emplace_back(sn->start, sn->end);
-    want.digests.push_back(r->digest);
-  }
-  if (want.ranges != shard_ranges(size, m.serialization.shard_size))
-    throw untrusted("size is " + std::to_string(size) + " bytes, signed as " + std::to_string(want.ranges.back().second));
-  return want;
-}
-
-VerifiedModel verify_signature(const fs::path& model, const Policy& policy, const VerifyOptions& opts,
-                               VerifyReport* report) {
+VerifiedModel verify_signature(const fs::path& model, const Policy& policy, const VerifyOptions& opts) {
   const std::time_t now = opts.now ? opts.now : std::time(nullptr);  // one clock reading
   fs::path sig = opts.signature.empty() ? default_signature_path(model) : opts.signature;
-  if (report) {
-    report->model = model.string();
-    report->signature = sig.string();
-  }
+  VerifiedModel vm;
+  vm.report_.model = model.string();
+  vm.report_.signature = sig.string();
   try {
     struct stat st;
     if (::stat(model.c_str(), &st) != 0) throw errno_error("cannot open model", model.string(), errno);
     Bundle bundle = Bundle::load(sig);
-    // Errors about what the signature says name the signature file.
-    auto naming_sig = [&](auto&& step) {
-      try {
-        return step();
-      } catch (const Error& e) {
-        throw Error(e.status(), std::string(e.what()) + ": " + sig.string(), e.hint());
-      }
-    };
     // Authenticate, then parse: the statement is read only from bytes a trusted key signed.
-    auto signers = naming_sig([&] { return policy.valid_signers(bundle.envelope, now); });
-    if (bundle.envelope.payload_type != kInTotoPayloadType)
-      throw untrusted("unexpected payloadType \"" + bundle.envelope.payload_type + "\": " + sig.string());
-    VerifiedModel vm;
+    AuthenticatedPayload payload = policy.authenticate(bundle.envelope, sig.string());
     vm.root_ = model;
     vm.single_file_ = !S_ISDIR(st.st_mode);
-    vm.manifest_ = naming_sig([&] { return Manifest::from_statement(bundle.envelope.payload); });
+    vm.manifest_ = Manifest::from_statement(payload);
     vm.root_digest_ = vm.manifest_.root();
     vm.build_index();
-    vm.signers_ = policy.authorize(signers, vm.manifest_.model_name, vm.root_digest_, now);
-    if (report) {
-      report->root_digest = digest_hex(vm.root_digest_);
-      report->signers = vm.signers_;
-    }
+    // Model scopes are checked against the name the verifier expects; a signer that names the
+    // model otherwise is not speaking about this model.
+    const std::string name = expected_name(model, opts);
+    const bool scoped = std::any_of(policy.rules().begin(), policy.rules().end(),
+                                    [](const SignerRules& r) { return !r.models.empty(); });
+    if ((scoped || !opts.model_name.empty()) && vm.manifest_.model_name != name && !vm.manifest_.legacy)
+      throw untrusted("the signature is for model \"" + vm.manifest_.model_name + "\", not \"" + name + "\": " +
+                          sig.string(),
+                      "name the model with --model-name if it was renamed after signing");
+    vm.signers_ = policy.authorize(payload, name, vm.root_digest_, now);
+    vm.report_.root_digest = digest_hex(vm.root_digest_);
+    vm.report_.signers = vm.signers_;
     return vm;
   } catch (const Error& e) {
-    fail(report, e);
+    vm.report_.status = e.status();
+    vm.report_.error = e.what();
+    throw VerificationFailed(e, std::move(vm.report_));
   }
 }
 
-VerifiedModel verify_model(const fs::path& model, const Policy& policy, const VerifyOptions& opts,
-                           VerifyReport* report) {
-  VerifyReport local;
-  if (!report) report = &local;
-  VerifiedModel vm = verify_signature(model, policy, opts, report);
+VerifiedModel verify_model(const fs::path& model, const Policy& policy, const VerifyOptions& opts) {
+  VerifiedModel vm = verify_signature(model, policy, opts);
+  VerifyReport& report = vm.report_;
   const Manifest& m = vm.manifest_;
-  const bool shards = m.serialization.method == Method::shards;
   fs::path sig = opts.signature.empty() ? default_signature_path(model) : opts.signature;
   try {
     WalkOptions wo = verifier_walk_options(model, sig, m, opts);
@@ -175,14 +144,14 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
 
     std::map<std::string, FileCheck, decltype(&name_less)> checks(&name_less);
     std::vector<ModelFile> to_hash;
-    std::vector<ExpectedContent> expected;   // per file in to_hash
+    std::vector<ContentCheck> expected;   // per file in to_hash
     std::unordered_set<std::string> on_disk;
-    const bool ignore_unlisted = opts.insecure_ignore_unsigned_files || policy.insecure_ignore_unlisted_files();
+    const bool ignore_unlisted = opts.insecure_ignore_unlisted_files || policy.insecure_ignore_unlisted_files();
     for (const auto& f : tree.files) {
       on_disk.insert(f.name);
       if (vm.resources_for(f.name).empty()) {
         if (ignore_unlisted) {
-          report->ignored.push_back(f.name);
+          report.ignored.push_back(f.name);
         } else {
           std::string what = f.kind == EntryKind::regular ? "file" : f.kind_detail;
           checks[f.name] = {f.name, false, "unlisted " + what + " (not in the signature)"};
@@ -194,7 +163,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
         continue;
       }
       try {
-        expected.push_back(expected_content(vm, f.name, f.size));  // for shards, also the size
+        expected.push_back(ContentCheck::of(vm, f.name, f.size, ""));  // for shards, also the size
       } catch (const Error& e) {
         checks[f.name] = {f.name, false, e.what()};
         continue;
@@ -207,7 +176,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
     }
 
     HashOptions ho = opts.hash;
-    ho.shard_size = shards ? m.serialization.shard_size : 0;
+    ho.shard_size = m.serialization.method == Method::shards ? m.serialization.shard_size : 0;
     auto digests = hash_files(to_hash, wo.allow_symlinks || tree.single_file, ho);
     for (size_t i = 0; i < to_hash.size(); ++i) {
       const ModelFile& f = to_hash[i];
@@ -215,17 +184,11 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       if (digests[i].error) {
         c = {f.name, false, digests[i].error->what(), digests[i].error->status()};
       } else {
-        const ExpectedContent& want = expected[i];
-        for (size_t s = 0; s < want.digests.size(); ++s)
-          if (digests[i].shards[s] != want.digests[s]) {
-            c = {f.name, false,
-                 "modified: sha256 is " + digest_hex(digests[i].shards[s]) + " but the signature says " +
-                     digest_hex(want.digests[s]) +
-                     (shards ? " (shard " + f.name + ":" + std::to_string(want.ranges[s].first) + ":" +
-                                   std::to_string(want.ranges[s].second) + ")"
-                             : "")};
-            break;
-          }
+        try {
+          expected[i].compare(digests[i].shards);
+        } catch (const Error& e) {
+          c = {f.name, false, e.what()};
+        }
       }
       checks[f.name] = c;
     }
@@ -233,7 +196,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
     const FileCheck* first = nullptr;
     bool any_untrusted = false;
     for (auto& [name, c] : checks) {
-      report->files.push_back(c);
+      report.files.push_back(c);
       if (c.ok) continue;
       ++failed;
       if (!first) first = &c;
@@ -246,10 +209,14 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       throw Error(any_untrusted ? Status::not_trusted : Status::io, msg);
     }
     vm.files_checked_ = true;
-    report->status = Status::ok;
+    report.status = Status::ok;
     return vm;
+  } catch (const VerificationFailed&) {
+    throw;
   } catch (const Error& e) {
-    fail(report, e);
+    report.status = e.status();
+    report.error = e.what();
+    throw VerificationFailed(e, std::move(report));
   }
 }
 

@@ -5,6 +5,8 @@
 #include "common.hpp"
 #include "modelseal/attest.hpp"
 #include "modelseal/fileio.hpp"
+#include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 using namespace modelseal;
 

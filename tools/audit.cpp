@@ -4,6 +4,7 @@
 #include "common.hpp"
 #include "modelseal/audit.hpp"
 #include "modelseal/encoding.hpp"
+#include "modelseal/json.hpp"
 
 using namespace modelseal;
 

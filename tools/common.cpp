@@ -7,6 +7,8 @@
 
 #include "modelseal/audit.hpp"
 #include "modelseal/encoding.hpp"
+#include "modelseal/version.hpp"
+#include "modelseal/json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -80,7 +82,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body, 
 
 void add_common(CLI::App& app, bool& quiet) {
   app.add_flag("-q,--quiet", quiet, "No progress line and no summary on success");
-  app.set_version_flag("-V,--version", "modelseal 0.1.0");
+  app.set_version_flag("-V,--version", "modelseal " MODELSEAL_VERSION);
 }
 
 Progress::Progress(std::string label, const std::function<uint64_t()>& total, bool quiet)

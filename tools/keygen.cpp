@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 #include "modelseal/fileio.hpp"
+#include "modelseal/files.hpp"
 
 using namespace modelseal;
 
@@ -29,10 +30,9 @@ int main(int argc, char** argv) {
       if (!force && std::filesystem::exists(p, ec))
         throw usage_error("refusing to overwrite " + p, "use -f/--force to replace it");
     Passphrase pass;
-    pass.none = no_pass;
     if (!no_pass) pass = read_passphrase(pass_file, true, "passphrase: ");
     PrivateKey key = PrivateKey::generate(*key_type_from_name(type));
-    SecretBytes pem = key.to_pem(pass);
+    SecretBytes pem = no_pass ? key.to_pem_insecure_unencrypted() : key.to_pem(pass);
     write_file_atomic(key_path, pem.view(), 0600);
     write_file_atomic(pub_path, key.public_key().pem(), 0644);
     if (!quiet)

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <unistd.h>
+#include "modelseal/version.hpp"
 
 namespace {
 
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "-V" || cmd == "--version") {
-    std::printf("modelseal 0.1.0\n");
+    std::printf("modelseal %s\n", MODELSEAL_VERSION);
     return 0;
   }
   bool known = false;

@@ -1,9 +1,11 @@
 // modelseal scan: find code injection in model files, by content (DESIGN §6).
 #include <cstdio>
+#include <optional>
 
 #include "common.hpp"
 #include "modelseal/attest.hpp"
 #include "modelseal/scan.hpp"
+#include "modelseal/version.hpp"
 
 using namespace modelseal;
 
@@ -55,7 +57,11 @@ int main(int argc, char** argv) {
     // Keys first: a wrong passphrase must not cost a whole scan.
     std::vector<PrivateKey> loaded;
     for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
-    std::vector<scan::FileReport> reports = scan::scan_paths(paths);
+    // With --attest the model is walked, scanned and hashed in one pass, as sign does it: the
+    // subject digest covers exactly the bytes that were scanned.
+    std::optional<ScannedModel> scanned;
+    if (attest) scanned = scan_model(paths.front(), {});
+    std::vector<scan::FileReport> reports = scanned ? std::move(scanned->reports) : scan::scan_paths(paths);
     bool untrusted = false, io = false;
     for (const scan::FileReport& r : reports) {
       if (r.io_failed) {
@@ -81,9 +87,10 @@ int main(int argc, char** argv) {
     }
     if (attest && !io) {
       Statement st;
-      st.subjects.push_back(model_subject(paths.front()));
+      if (scanned->manifest.resources.empty()) throw usage_error("no files to attest in " + paths.front());
+      st.subjects.push_back({artifact_name(paths.front()), digest_hex(scanned->manifest.root())});
       st.predicate_type = std::string(kScanPredicateType);
-      st.predicate = scan_predicate(untrusted ? "unsafe" : "safe", "modelseal 0.1.0", std::time(nullptr),
+      st.predicate = scan_predicate(untrusted ? "unsafe" : "safe", "modelseal " MODELSEAL_VERSION, std::time(nullptr),
                                     scan::to_json(reports));
       std::vector<const PrivateKey*> signers;
       for (const auto& k : loaded) signers.push_back(&k);

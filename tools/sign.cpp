@@ -3,12 +3,13 @@
 
 #include "common.hpp"
 #include "modelseal/sign.hpp"
+#include "modelseal/json.hpp"
 
 using namespace modelseal;
 
 int main(int argc, char** argv) {
   CLI::App app{"Sign a model (directory or file) in the OpenSSF Model Signing format.", "modelseal sign"};
-  std::string model, sig, pass_file;
+  std::string model, sig, pass_file, model_name;
   std::vector<std::string> keys, ignores;
   bool allow_symlinks = false, allow_unsafe = false, quiet = false;
   unsigned threads = 0;
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   app.add_option("-k,--key", keys, "Private key (repeat to add signatures to one envelope)")->required();
   app.add_option("-s,--signature", sig, "Write the signature here (default: MODEL/model.sig, or FILE.sig)");
   app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of the signature; repeatable");
+  app.add_option("--model-name", model_name,
+                 "The name the signature gives the model (default: the folder's name); policies scope keys by it");
   app.add_flag("--allow-symlinks", allow_symlinks, "Hash the targets of symlinks under their link names");
   app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
   app.add_option("--shard-size", shard_size, "Sign shards of BYTES each (the OMS 'shards' serialization)")
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
     SignOptions opts;
     opts.signature = sig;
     opts.ignore_paths = ignores;
+    opts.model_name = model_name;
     opts.allow_symlinks = allow_symlinks;
     opts.shard_size = shard_size;
     opts.insecure_allow_unsafe_content = allow_unsafe;

@@ -4,23 +4,30 @@
 #include "common.hpp"
 #include "modelseal/encoding.hpp"
 #include "modelseal/verify.hpp"
+#include "modelseal/json.hpp"
 
 using namespace modelseal;
 
 int main(int argc, char** argv) {
   CLI::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
                "modelseal verify"};
-  std::string model, sig, policy_file;
+  std::string model, sig, policy_file, model_name;
   std::vector<std::string> pubkeys, ignores;
-  bool allow_symlinks = false, ignore_unsigned = false, as_json = false, verbose = false, quiet = false;
+  bool allow_symlinks = false, old_allow_symlinks = false, ignore_unsigned = false, as_json = false, verbose = false,
+       quiet = false;
   unsigned threads = 0;
   app.add_option("MODEL", model, "Model directory or file")->required();
   app.add_option("-p,--public-key", pubkeys, "Trusted public key (repeatable; any one suffices)");
   app.add_option("--policy", policy_file, "Trust policy (see modelseal-policy(5)) instead of -p");
   app.add_option("-s,--signature", sig, "Signature to check (default: MODEL/model.sig, or FILE.sig)");
   app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of the check; repeatable");
-  app.add_flag("--allow-symlinks", allow_symlinks, "Follow symlinks (also when the signature allows them)");
-  app.add_flag("--insecure-ignore-unsigned-files", ignore_unsigned,
+  app.add_option("--model-name", model_name,
+                 "The name this model must have been signed as (default: the folder's name when the policy "
+                 "scopes keys to models)");
+  app.add_flag("--insecure-allow-symlinks", allow_symlinks,
+               "Follow symlinks even when the signature was made without them");
+  app.add_flag("--allow-symlinks", old_allow_symlinks)->group("");   // the old spelling
+  app.add_flag("--insecure-ignore-unsigned-files,--insecure-ignore-unlisted-files", ignore_unsigned,
                "Accept files that the signature does not list (they stay unverified)");
   app.add_flag("--json", as_json, "Print a JSON report (schemas/verify-report.schema.json)");
   app.add_flag("-v,--verbose", verbose, "Print 'path: OK' or 'path: FAILED (reason)' for every file");
@@ -32,12 +39,15 @@ int main(int argc, char** argv) {
              "Example:\n  $ modelseal verify ./bert -p release.pub\n"
              "  ./bert: OK (12 files, sha256:9274..., signed by 3f1c0a...)");
   return tool::run(app, argc, argv, [&]() -> int {
+    if (old_allow_symlinks)
+      std::fprintf(stderr, "modelseal: warning: --allow-symlinks is deprecated; it is now --insecure-allow-symlinks\n");
     Policy policy = tool::load_policy(pubkeys, policy_file);
     VerifyOptions opts;
     opts.signature = sig;
     opts.ignore_paths = ignores;
-    opts.allow_symlinks = allow_symlinks;
-    opts.insecure_ignore_unsigned_files = ignore_unsigned;
+    opts.model_name = model_name;
+    opts.insecure_allow_symlinks = allow_symlinks || old_allow_symlinks;
+    opts.insecure_ignore_unlisted_files = ignore_unsigned;
     opts.hash.threads = threads;
     VerifyReport report;
     std::optional<Error> failure;
@@ -45,9 +55,10 @@ int main(int argc, char** argv) {
       tool::Progress progress("verifying", [&] { return tool::model_size(model); }, quiet || as_json);
       opts.hash.bytes_done = progress.counter();
       try {
-        verify_model(model, policy, opts, &report);
-      } catch (const Error& e) {
+        report = verify_model(model, policy, opts).report();
+      } catch (const VerificationFailed& e) {
         failure = e;
+        report = e.report();
       }
     }
     audit.fields["model"] = model;

@@ -19,10 +19,11 @@ void append_attestation(const std::filesystem::path& jsonl, const Statement& st,
   const std::string line = envelope_line(sign_statement(st, keys));
   // Read back what is about to be written, as a verifier will (minisign does the same).
   auto entries = parse_attestations(line + "\n", "new attestation");
-  const Envelope& env = entries.at(0).envelope;
-  const std::string message = pae(env.payload_type, env.payload);
-  for (size_t i = 0; i < keys.size(); ++i) keys[i]->public_key().verify(message, env.signatures.at(i).sig);
-  Statement back = Statement::parse(env.payload, "new attestation");
+  std::vector<TrustedSigner> self;
+  for (const PrivateKey* k : keys) self.push_back({k->public_key().keyid(), k->public_key()});
+  AuthenticatedPayload payload = authenticate(entries.at(0).envelope, self, kAttestation, "new attestation");
+  if (payload.signers().size() != keys.size()) throw io_error("the new attestation does not verify; nothing was written");
+  Statement back = Statement::parse(payload, "new attestation");
   if (back.to_json() != st.to_json()) throw io_error("the new attestation does not read back; nothing was written");
   append_line_atomic(jsonl, line);
 }

@@ -11,6 +11,7 @@
 #include "modelseal/layout.hpp"
 #include "modelseal/policy.hpp"
 #include "modelseal/sign.hpp"
+#include "modelseal/json.hpp"
 
 namespace modelseal {
 
@@ -30,29 +31,11 @@ struct Attestation {
 Attestation authenticate(const AttestationEntry& e, const Layout& layout) {
   Attestation a;
   a.source = e.source;
-  const Envelope& env = e.envelope;
-  if (env.payload_type != kInTotoPayloadType) {
-    a.problem = "payload type \"" + env.payload_type + "\" is not in-toto";
-    return a;
-  }
-  const std::string message = pae(env.payload_type, env.payload);
-  for (const LayoutKey& k : layout.keys) {
-    for (const DsseSignature& sig : env.signatures) {
-      try {
-        k.key.verify(message, sig.sig);
-        a.signers.push_back(&k);
-        break;
-      } catch (const Error&) {
-      }
-    }
-  }
-  if (a.signers.empty()) {
-    a.problem = "not signed by any key in the layout";
-    return a;
-  }
   try {
-    a.statement = Statement::parse(env.payload, e.source);
-    a.statement_json = parse_json_strict(env.payload, e.source);
+    AuthenticatedPayload payload = modelseal::authenticate(e.envelope, layout.keys, kAttestation, "");
+    for (size_t i : payload.signers()) a.signers.push_back(&layout.keys[i]);
+    a.statement = Statement::parse(payload, e.source);
+    a.statement_json = parse_json_strict(payload.bytes(), e.source);
   } catch (const Error& err) {
     a.statement.reset();
     a.problem = err.what();

@@ -16,7 +16,10 @@
 
 #include "modelseal/attest.hpp"
 #include "modelseal/error.hpp"
+#include "modelseal/formats.hpp"
 #include "modelseal/fileio.hpp"
+#include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -94,7 +97,7 @@ std::vector<AttestationEntry> parse_attestations(std::string_view bytes, const s
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     if (line.size() > kMaxAttestationLineBytes) throw untrusted(where + ": line is too long");
-    json j = parse_json_strict(line, where);
+    json j = parse_json_strict(line, where, kMaxEnvelopeValues);
     if (!j.is_object()) throw untrusted(where + ": not a DSSE envelope");
     out.push_back({where, Envelope::from_json(j, where)});
   }

@@ -4,13 +4,18 @@
 
 #include "modelseal/attest.hpp"
 #include "modelseal/error.hpp"
+#include "modelseal/formats.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/layout.hpp"
 #include "modelseal/policy.hpp"
+#include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 namespace fs = std::filesystem;
 
 namespace modelseal {
+
+static_assert(kLayoutEnvelope.payload_type == kLayoutPayloadType);
 
 namespace {
 
@@ -88,7 +93,11 @@ const LayoutKey* Layout::find_key(std::string_view name) const {
   return nullptr;
 }
 
-Layout Layout::parse(std::string_view text, const std::string& what) {
+Layout Layout::parse(const AuthenticatedPayload& payload, const std::string& what) {
+  return parse_unauthenticated(payload.bytes(), what);
+}
+
+Layout Layout::parse_unauthenticated(std::string_view text, const std::string& what) {
   if (text.size() > kMaxLayoutBytes) throw untrusted(what + ": layout is too large");
   json j = parse_json_strict(text, what);
   if (!j.is_object()) throw untrusted(what + ": layout is not a JSON object");
@@ -172,30 +181,15 @@ Layout Layout::parse(std::string_view text, const std::string& what) {
 VerifiedLayout verify_layout(const Envelope& env, const std::vector<PublicKey>& trusted, std::time_t now,
                              const std::string& what) {
   if (trusted.empty()) throw usage_error("no layout key given", "use --layout-key OWNER.pub");
-  if (env.payload_type != kLayoutPayloadType)
-    throw untrusted(what + ": payload type is \"" + env.payload_type + "\", not a layout");
-  const std::string message = pae(env.payload_type, env.payload);
-  std::vector<const PublicKey*> signers;
-  for (const PublicKey& k : trusted) {
-    if (std::any_of(signers.begin(), signers.end(), [&](const PublicKey* s) { return s->keyid() == k.keyid(); }))
-      continue;
-    for (const DsseSignature& sig : env.signatures) {
-      try {
-        k.verify(message, sig.sig);
-        signers.push_back(&k);
-        break;
-      } catch (const Error&) {
-      }
-    }
-  }
-  if (signers.empty())
-    throw untrusted(what + ": not signed by a trusted layout key", "the layout must be signed by a --layout-key");
+  std::vector<TrustedSigner> roots;
+  for (const PublicKey& k : trusted) roots.push_back({k.keyid(), k});
+  AuthenticatedPayload payload = authenticate(env, roots, kLayoutEnvelope, what);
   // Authenticated: only now is the payload parsed.
-  VerifiedLayout out{Layout::parse(env.payload, what), {}};
+  VerifiedLayout out{Layout::parse(payload, what), {}};
   const Layout& l = out.layout;
-  for (const PublicKey* s : signers) {
+  for (size_t s : payload.signers()) {
     for (const std::string& owner : l.owners)
-      if (l.find_key(owner)->key.keyid() == s->keyid()) out.signers.push_back(owner);
+      if (l.find_key(owner)->key.keyid() == roots[s].key.keyid()) out.signers.push_back(owner);
   }
   if (out.signers.size() < l.owner_threshold)
     throw untrusted(what + ": signed by " + std::to_string(out.signers.size()) + " of its owners, needs " +
@@ -207,7 +201,7 @@ VerifiedLayout verify_layout(const Envelope& env, const std::vector<PublicKey>& 
 
 Envelope load_layout_envelope(const fs::path& path) {
   std::string bytes = read_file_limited(path, kMaxLayoutBytes * 2, "layout");
-  json j = parse_json_strict(bytes, path.string());
+  json j = parse_json_strict(bytes, path.string(), kMaxEnvelopeValues);
   if (!j.is_object()) throw untrusted(path.string() + ": not a DSSE envelope");
   return Envelope::from_json(j, path.string());
 }
@@ -226,7 +220,7 @@ std::string resolve_layout(std::string_view text, const fs::path& base_dir, cons
       }
     }
     std::string out = j.dump(2) + "\n";
-    Layout::parse(out, what);
+    Layout::parse_unauthenticated(out, what);
     return out;
   } catch (const Error& e) {
     if (e.status() == Status::not_trusted) throw usage_error(e.what(), "see modelseal-layout(5)");

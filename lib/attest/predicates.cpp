@@ -8,6 +8,7 @@
 #include "modelseal/attest.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/policy.hpp"
+#include "modelseal/json.hpp"
 
 namespace modelseal {
 

@@ -1,6 +1,7 @@
 // Attribute rules on statement fields: ==, !=, <, <=, >, >=, in.
 #include "modelseal/error.hpp"
 #include "modelseal/layout.hpp"
+#include "modelseal/json.hpp"
 
 namespace modelseal {
 

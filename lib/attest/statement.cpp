@@ -6,6 +6,7 @@
 #include "modelseal/formats.hpp"
 #include "modelseal/hash.hpp"
 #include "modelseal/sign.hpp"
+#include "modelseal/json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +31,11 @@ static bool is_sha256_hex(const std::string& s) {
          });
 }
 
-Statement Statement::parse(std::string_view verified_payload, const std::string& what) {
+Statement Statement::parse(const AuthenticatedPayload& payload, const std::string& what) {
+  return parse_unauthenticated(payload.bytes(), what);
+}
+
+Statement Statement::parse_unauthenticated(std::string_view verified_payload, const std::string& what) {
   json j = parse_json_strict(verified_payload, what);
   if (!j.is_object()) throw untrusted(what + ": statement is not a JSON object");
   std::string type = require_string(j, "_type", what);

@@ -12,6 +12,8 @@
 #include "modelseal/error.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/hash.hpp"
+#include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 namespace modelseal {
 

@@ -8,6 +8,7 @@
 
 #include "internal.hpp"
 #include "modelseal/formats.hpp"
+#include "modelseal/json.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -77,7 +78,7 @@ struct Transfer {
     if (::fsync(fd.get()) != 0) throw errno_error("cannot write", stream.plan().name, errno);
     if (::close(fd.release()) != 0) throw errno_error("cannot write", stream.plan().name, errno);
     record->ok = true;
-    if (!stream.plan().sized && !stream.plan().pieces.empty()) record->sha256 = digest_hex(stream.plan().pieces[0].digest);
+    if (!stream.plan().sized && stream.plan().check) record->sha256 = digest_hex(stream.plan().check->digests()[0]);
   }
 };
 

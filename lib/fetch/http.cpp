@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "internal.hpp"
+#include "modelseal/version.hpp"
 
 namespace modelseal::fetch_detail {
 
@@ -101,7 +102,7 @@ Easy make_easy(const std::string& url, const FetchOptions& opts, char* errbuf) {
   set(CURLOPT_LOW_SPEED_LIMIT, 1024L);   // a trickle cannot hold a transfer open for ever
   set(CURLOPT_LOW_SPEED_TIME, opts.stall_timeout);
   set(CURLOPT_BUFFERSIZE, 512L * 1024);
-  set(CURLOPT_USERAGENT, "modelseal/0.1.0");
+  set(CURLOPT_USERAGENT, "modelseal/" MODELSEAL_VERSION);
   if (!ok) throw io_error("cannot set up libcurl for " + url, "libcurl 7.85 or newer with TLS is needed");
   return e;
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/content.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/fetch.hpp"
@@ -72,17 +73,11 @@ class Staging {
 
 // ---- one file's expected content, checked as it streams (stream.cpp)
 
-struct Piece {
-  uint64_t end = 0;       // shard end offset (sized plans only)
-  Digest digest{};
-  std::string name;       // resource name, for messages
-};
-
 struct FilePlan {
-  std::string name;             // path relative to the model root
-  std::vector<Piece> pieces;    // shards by offset, or one digest for the whole file; empty: no check
-  bool sized = false;           // the signature records the size: pieces.back().end
-  uint64_t bound = 0;           // most bytes accepted
+  std::string name;                   // path relative to the model root
+  std::optional<ContentCheck> check;  // what the signature says it holds; none: only bounded
+  bool sized = false;                 // the signature records the size (shards): bound
+  uint64_t bound = 0;                 // most bytes accepted
 };
 
 // Files of a verified manifest, grouped and bounded. Error(not_trusted) if the shards of a file
@@ -93,7 +88,10 @@ std::vector<FilePlan> plan_files(const Manifest& m, uint64_t max_file_size);
 // bytes are complete and writes them to `fd`. Any failure is kept and ends the transfer.
 class Stream {
  public:
-  Stream(const FilePlan& plan, std::string url) : plan_(&plan), url_(std::move(url)) {}
+  Stream(const FilePlan& plan, std::string url)
+      : plan_(&plan), url_(std::move(url)) {
+    if (plan.check) content_.emplace(plan.check->named(url_));
+  }
   // Content-Length announced by the server (-1 unknown): refused at once when out of bounds.
   void announce(int64_t length);
   void write(int fd, const char* data, size_t n);
@@ -105,12 +103,10 @@ class Stream {
   const std::string& url() const { return url_; }
 
  private:
-  void check_piece();
   const FilePlan* plan_;
   std::string url_;
-  Sha256 hash_;
+  std::optional<ContentStream> content_;
   uint64_t pos_ = 0;
-  size_t piece_ = 0;
 };
 
 }  // namespace modelseal::fetch_detail

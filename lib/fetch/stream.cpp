@@ -1,7 +1,6 @@
 // What each file of a verified manifest must be, and the check of its bytes as they stream.
 #include <algorithm>
 #include <cerrno>
-#include <map>
 #include <set>
 #include <unistd.h>
 
@@ -20,44 +19,28 @@ std::string bytes_text(uint64_t n) { return std::to_string(n) + " bytes"; }
 
 std::vector<FilePlan> plan_files(const Manifest& m, uint64_t max_file_size) {
   const bool shards = m.serialization.method == Method::shards;
-  std::map<std::string, std::vector<std::pair<ShardName, Digest>>, decltype(&name_less)> files(&name_less);
+  std::set<std::string, decltype(&name_less)> files(&name_less);
   for (const auto& r : m.resources) {
     if (r.name == ".")
       throw usage_error("the signature names its only file \".\", so the file name is unknown",
                         "re-sign the model as a directory to fetch it");
-    ShardName sn{r.name, 0, 0};
-    if (shards) sn = *parse_shard_name(r.name);   // validated by Manifest::from_statement
-    files[sn.path].emplace_back(sn, r.digest);
+    files.insert(shards ? parse_shard_name(r.name)->path : r.name);   // validated by Manifest::from_statement
   }
   std::vector<FilePlan> out;
-  for (auto& [path, parts] : files) {
+  for (const std::string& path : files) {
     if (path == kDefaultSignatureName) throw untrusted("the signature lists " + path + " as a model file");
     for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
       if (files.count(path.substr(0, slash)))
         throw untrusted("the signature lists both " + path.substr(0, slash) + " and " + path);
-    FilePlan plan;
-    plan.name = path;
-    plan.bound = max_file_size;
-    if (!shards) {
-      plan.pieces.push_back({0, parts.front().second, path});
-      out.push_back(std::move(plan));
-      continue;
+    FilePlan plan{path, ContentCheck::of_manifest(m, path, ""), false, max_file_size};
+    if (auto size = plan.check->size()) {
+      if (*size > max_file_size)
+        throw untrusted(path + " is signed as " + bytes_text(*size) + ", more than --max-file-size (" +
+                            bytes_text(max_file_size) + ")",
+                        "raise --max-file-size if you expect a file this large");
+      plan.sized = true;
+      plan.bound = *size;
     }
-    std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.first.start < b.first.start; });
-    std::vector<std::pair<uint64_t, uint64_t>> have;
-    for (const auto& [sn, d] : parts) {
-      have.emplace_back(sn.start, sn.end);
-      plan.pieces.push_back({sn.end, d, path + ":" + std::to_string(sn.start) + ":" + std::to_string(sn.end)});
-    }
-    const uint64_t size = have.back().second;
-    if (have != shard_ranges(size, m.serialization.shard_size))
-      throw untrusted("the signature's shards of " + path + " do not cover the file exactly");
-    if (size > max_file_size)
-      throw untrusted(path + " is signed as " + bytes_text(size) + ", more than --max-file-size (" +
-                          bytes_text(max_file_size) + ")",
-                      "raise --max-file-size if you expect a file this large");
-    plan.sized = true;
-    plan.bound = size;
     out.push_back(std::move(plan));
   }
   return out;
@@ -75,15 +58,6 @@ void Stream::announce(int64_t length) {
                     "raise --max-file-size if you expect a file this large");
 }
 
-void Stream::check_piece() {
-  const Piece& p = plan_->pieces[piece_];
-  Digest got = hash_.finish();
-  if (got != p.digest)
-    throw untrusted(plan_->name + " does not match its signature (sha256 of " + p.name + " is " + digest_hex(got) +
-                    ", signed " + digest_hex(p.digest) + "): " + url_);
-  ++piece_;
-}
-
 void Stream::write(int fd, const char* data, size_t n) {
   if (n > plan_->bound - pos_) {
     if (plan_->sized)
@@ -91,17 +65,7 @@ void Stream::write(int fd, const char* data, size_t n) {
     throw untrusted(plan_->name + " is longer than allowed (" + bytes_text(plan_->bound) + "): " + url_,
                     "raise --max-file-size if you expect a file this large");
   }
-  if (plan_->sized) {
-    // Check each shard the moment its last byte arrives.
-    for (size_t done = 0; done < n;) {
-      const uint64_t take = std::min<uint64_t>(n - done, plan_->pieces[piece_].end - (pos_ + done));
-      hash_.update(data + done, take);
-      done += take;
-      if (pos_ + done == plan_->pieces[piece_].end) check_piece();
-    }
-  } else if (!plan_->pieces.empty()) {
-    hash_.update(data, n);
-  }
+  if (content_) content_->update(reinterpret_cast<const uint8_t*>(data), n);
   pos_ += n;
   for (size_t off = 0; off < n;) {
     ssize_t w = ::write(fd, data + off, n - off);
@@ -112,20 +76,15 @@ void Stream::write(int fd, const char* data, size_t n) {
 }
 
 void Stream::finish() {
-  if (plan_->sized) {
-    while (piece_ < plan_->pieces.size() && plan_->pieces[piece_].end == pos_) check_piece();   // empty shards
-    if (piece_ != plan_->pieces.size())
-      throw untrusted(plan_->name + " is " + bytes_text(pos_) + " on the server, signed as " +
-                      bytes_text(plan_->bound) + ": " + url_);
-  } else if (!plan_->pieces.empty()) {
-    check_piece();
-  }
+  if (plan_->sized && pos_ != plan_->bound)
+    throw untrusted(plan_->name + " is " + bytes_text(pos_) + " on the server, signed as " + bytes_text(plan_->bound) +
+                    ": " + url_);
+  if (content_) content_->finish();
 }
 
 void Stream::restart() {
-  hash_.finish();   // resets
+  if (content_) content_->restart();
   pos_ = 0;
-  piece_ = 0;
 }
 
 }  // namespace modelseal::fetch_detail

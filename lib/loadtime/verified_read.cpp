@@ -6,63 +6,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+
+#include "modelseal/content.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/walk.hpp"
 
 namespace modelseal {
 
-FileIdentity identity_of(int fd, const std::string& display_name) {
-  struct stat st;
-  if (::fstat(fd, &st) != 0) throw errno_error("cannot stat", display_name, errno);
-  if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + display_name);
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
-          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
-}
-
-std::vector<Digest> hash_ranges(int fd, const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
-                                const std::string& display_name, const ChunkSink& sink) {
-  std::vector<uint8_t> buffer(kReadChunk);
-  std::vector<Digest> out;
-  Sha256 sha;
-  for (const auto& [start, end] : ranges) {
-    for (uint64_t off = start; off < end;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(end - off, buffer.size()));
-      hash_fd_range(fd, off, n, sha, {buffer.data(), n}, display_name);
-      if (sink) sink(buffer.data(), n);
-      off += n;
-    }
-    out.push_back(sha.finish());
-  }
-  return out;
-}
-
-void compare_digests(const ExpectedContent& want, const std::vector<Digest>& have) {
-  for (size_t i = 0; i < want.digests.size(); ++i) {
-    if (i < have.size() && have[i] == want.digests[i]) continue;
-    std::string where = want.digests.size() > 1 ? " (bytes " + std::to_string(want.ranges[i].first) + "-" +
-                                                      std::to_string(want.ranges[i].second) + ")"
-                                                : "";
-    throw untrusted("modified: sha256 is " + (i < have.size() ? digest_hex(have[i]) : std::string("missing")) +
-                    " but the signature says " + digest_hex(want.digests[i]) + where);
-  }
-}
-
 namespace {
 
-// Hashes the whole file once through `fd`, passing every chunk to `sink`; checks the file kept
-// its identity (size, mtime, ctime) while it was read.
+// Hashes the file once through `fd`, passing every chunk to `sink`, and checks it against the
+// signature (the one content checker).
 void verify_through(const VerifiedModel& model, std::string_view name, int fd, const std::string& display,
-                    const ChunkSink& sink) {
-  FileIdentity before = identity_of(fd, display);
-  try {
-    ExpectedContent want = expected_content(model, name, before.size);
-    auto have = hash_ranges(fd, want.ranges, display, sink);
-    if (!(identity_of(fd, display) == before)) throw untrusted("file changed while it was verified");
-    compare_digests(want, have);
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).ends_with(display)) throw;
-    throw Error(e.status(), std::string(e.what()) + ": " + display, e.hint());
-  }
+                    const OffsetSink& sink) {
+  check_fd(ContentCheck::of(model, name, identity_of(fd, display).size, display), fd, 0, sink);
 }
 
 std::string display_of(const VerifiedModel& model, std::string_view path);
@@ -116,10 +74,11 @@ void check_fd(const VerifiedModel& model, std::string_view name, int fd, const s
 std::string read_verified(const VerifiedModel& model, std::string_view path) {
   UniqueFd fd = open_listed(model, path);
   const std::string display = display_of(model, path);
-  std::string out;
-  out.reserve(identity_of(fd.get(), display).size);
+  std::string out(identity_of(fd.get(), display).size, '\0');
   verify_through(model, name_in_model(model, path), fd.get(), display,
-                 [&](const uint8_t* data, size_t len) { out.append(reinterpret_cast<const char*>(data), len); });
+                 [&](uint64_t off, const uint8_t* data, size_t len) {
+                   if (off + len <= out.size()) std::memcpy(out.data() + off, data, len);
+                 });
   return out;
 }
 

@@ -22,8 +22,10 @@
 #include "modelseal/audit.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/scan.hpp"
+#include "modelseal/content.hpp"
 #include "modelseal/verified_read.hpp"
 #include "paths.hpp"
+#include "modelseal/json.hpp"
 
 namespace modelseal::preload {
 
@@ -257,12 +259,13 @@ UniqueFd make_copy(std::string_view name) {
   return UniqueFd(static_cast<int>(::syscall(SYS_memfd_create, label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING)));
 }
 
-void write_all(int fd, const uint8_t* data, size_t len) {
+void write_all_at(int fd, const uint8_t* data, size_t len, uint64_t off) {
   while (len > 0) {
-    ssize_t n = ::write(fd, data, len);
+    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(off));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw errno_error("cannot copy", "memfd", errno);
     data += n;
+    off += static_cast<uint64_t>(n);
     len -= static_cast<size_t>(n);
   }
 }
@@ -314,30 +317,28 @@ void judge(const Config& c, int fd, Root& root, std::string_view name, bool via_
     return;
   }
   FileIdentity id = identity_of(fd, std::string(name));
-  ExpectedContent want = expected_content(vm, name, id.size);
+  ContentCheck want = ContentCheck::of(vm, name, id.size, std::string(name));
   Cache& cache = immortal<Cache>();
   std::optional<Hashed> known;
   const bool copy = c.copy_max > 0 && id.size <= c.copy_max;
   if (!copy) {
     std::lock_guard<std::mutex> lock(cache.mu);
     auto it = cache.entries.find(id);
-    if (it != cache.entries.end() && it->second.ranges == want.ranges) known = it->second;
+    if (it != cache.entries.end() && it->second.ranges == want.ranges()) known = it->second;
   }
   if (!known) {
     UniqueFd copy_fd;
-    ChunkSink sink;
+    OffsetSink sink;
     if (copy) {
       copy_fd = make_copy(name);
       if (!copy_fd) throw errno_error("cannot make a private copy", std::string(name), errno);
-      sink = [&](const uint8_t* data, size_t len) { write_all(copy_fd.get(), data, len); };
+      sink = [&](uint64_t off, const uint8_t* data, size_t len) { write_all_at(copy_fd.get(), data, len, off); };
     }
-    known = Hashed{want.ranges, hash_ranges(fd, want.ranges, std::string(name), sink), std::nullopt};
-    if (!(identity_of(fd, std::string(name)) == id)) throw untrusted("file changed while it was verified");
     d.hashed = true;
-    compare_digests(want, known->digests);
+    known = Hashed{want.ranges(), check_fd(want, fd, 0, sink), std::nullopt};
     if (copy) d.replacement = read_only_copy(copy_fd);
   } else {
-    compare_digests(want, known->digests);
+    want.compare(known->digests);
   }
   if (c.scan && !known->scan_block) {
     std::string block;

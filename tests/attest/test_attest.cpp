@@ -2,6 +2,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "../unit/helpers.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
@@ -15,8 +17,12 @@
 #include "modelseal/formats.hpp"
 #include "modelseal/layout.hpp"
 #include "modelseal/policy.hpp"
+#include "modelseal/json.hpp"
+#include "modelseal/files.hpp"
 
 using namespace modelseal;
+using test::status_of;
+using test::what_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -40,23 +46,7 @@ void put(const fs::path& p, const std::string& data) {
 
 std::string slurp(const fs::path& p) { return read_file_limited(p, 1u << 26, "test"); }
 
-Status status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.status();
-  }
-  return Status::ok;
-}
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 Statement sample(const std::string& digest, const std::string& type = std::string(kReleaseApprovalType)) {
   Statement st;
@@ -77,25 +67,25 @@ std::string key_json(const PrivateKey& k) {
 
 TEST_CASE("statement round-trips and parses strictly") {
   Statement st = sample(kDigestA);
-  Statement back = Statement::parse(st.serialize(), "t");
+  Statement back = Statement::parse_unauthenticated(st.serialize(), "t");
   CHECK(back.to_json() == st.to_json());
   CHECK(back.has_subject(kDigestA));
   CHECK_FALSE(back.has_subject(kDigestB));
   CHECK_FALSE(back.has_subject(""));
 
   json j = st.to_json();
-  auto bad = [&](json v) { return status_of([&] { Statement::parse(v.dump(), "t"); }); };
+  auto bad = [&](json v) { return status_of([&] { Statement::parse_unauthenticated(v.dump(), "t"); }); };
   json t1 = j; t1["_type"] = "https://example.com/x"; CHECK(bad(t1) == Status::not_trusted);
   json t2 = j; t2["subject"] = json::array(); CHECK(bad(t2) == Status::not_trusted);
   json t3 = j; t3["subject"][0]["digest"]["sha256"] = "abc"; CHECK(bad(t3) == Status::not_trusted);
   json t4 = j; t4["predicate"] = "x"; CHECK(bad(t4) == Status::not_trusted);
   json t5 = j; t5["predicateType"] = 7; CHECK(bad(t5) == Status::not_trusted);
   json t6 = j; t6["subject"][0]["digest"]["sha512"] = 5; CHECK(bad(t6) == Status::not_trusted);
-  CHECK(status_of([] { Statement::parse(R"({"_type":"a","_type":"b"})", "t"); }) == Status::not_trusted);
-  CHECK(status_of([] { Statement::parse("{\"_type\":1" + std::string(400, '0') + "}", "t"); }) == Status::not_trusted);
+  CHECK(status_of([] { Statement::parse_unauthenticated(R"({"_type":"a","_type":"b"})", "t"); }) == Status::not_trusted);
+  CHECK(status_of([] { Statement::parse_unauthenticated("{\"_type\":1" + std::string(400, '0') + "}", "t"); }) == Status::not_trusted);
   // Uppercase hex is accepted and normalised.
   json t7 = j; t7["subject"][0]["digest"]["sha256"] = std::string(64, 'A');
-  CHECK(Statement::parse(t7.dump(), "t").subjects[0].sha256 == kDigestA);
+  CHECK(Statement::parse_unauthenticated(t7.dump(), "t").subjects[0].sha256 == kDigestA);
 }
 
 TEST_CASE("signed attestation verifies over the PAE and an edit breaks it") {
@@ -126,13 +116,13 @@ TEST_CASE("append keeps every earlier line and refuses a damaged bundle") {
   auto entries = load_attestations(b);
   REQUIRE(entries.size() == 2);
   CHECK(entries[1].source == b.string() + ":2");
-  CHECK(Statement::parse(entries[0].envelope.payload, "t").has_subject(kDigestA));
-  CHECK(Statement::parse(entries[1].envelope.payload, "t").has_subject(kDigestB));
+  CHECK(Statement::parse_unauthenticated(entries[0].envelope.payload, "t").has_subject(kDigestA));
+  CHECK(Statement::parse_unauthenticated(entries[1].envelope.payload, "t").has_subject(kDigestB));
 
   put(b, text + "{\"payload\":");   // a torn last line
   CHECK(status_of([&] { append_attestation(b, sample(kDigestA), {&k}); }) == Status::not_trusted);
   CHECK(slurp(b) == text + "{\"payload\":");   // untouched
-  CHECK(error_of([&] { load_attestations(b); }).find(":3") != std::string::npos);
+  CHECK(what_of([&] { load_attestations(b); }).find(":3") != std::string::npos);
   // No stray temporary files.
   size_t files = 0;
   for (auto& e : fs::directory_iterator(d.path)) files += e.is_regular_file();
@@ -292,7 +282,7 @@ struct Fixture {
     verify_chain(in, r);
     return r;
   }
-  std::string failure(std::time_t now = 0) { return error_of([&] { verify(now); }); }
+  std::string failure(std::time_t now = 0) { return what_of([&] { verify(now); }); }
 };
 
 TEST_CASE("a complete chain verifies") {
@@ -343,7 +333,7 @@ TEST_CASE("chain failures name the step") {
     CHECK(f.failure().find("not signed by a trusted layout key") != std::string::npos);
     ChainInputs in{f.model, f.layout_path, {f.trainer.public_key()}, {f.bundle}, {}, {}, 0};
     ChainReport r;
-    CHECK(error_of([&] { verify_chain(in, r); }).find("owners") != std::string::npos);
+    CHECK(what_of([&] { verify_chain(in, r); }).find("owners") != std::string::npos);
     CHECK_FALSE(r.layout_ok);
   }
   SUBCASE("model changed on disk") {
@@ -361,7 +351,7 @@ TEST_CASE("layout parser rejects what it does not understand") {
   auto bad = [&](const std::function<void(json&)>& edit) {
     json l = f.layout;
     edit(l);
-    return error_of([&] { Layout::parse(l.dump(), "l"); });
+    return what_of([&] { Layout::parse_unauthenticated(l.dump(), "l"); });
   };
   CHECK(bad([](json&) {}).empty());
   CHECK(bad([](json& l) { l["stpes"] = 1; }).find("unknown field") != std::string::npos);
@@ -383,8 +373,8 @@ TEST_CASE("layout parser rejects what it does not understand") {
   huge["owners"]["threshold"] = 1;
   std::string text = huge.dump();
   text.replace(text.find("\"threshold\":1"), 13, "\"threshold\":1" + std::string(400, '0'));
-  CHECK(error_of([&] { Layout::parse(text, "l"); }).find("invalid json") != std::string::npos);
+  CHECK(what_of([&] { Layout::parse_unauthenticated(text, "l"); }).find("invalid json") != std::string::npos);
   for (std::string junk : {std::string(""), std::string("null"), std::string("{"), std::string(200, '['),
                            std::string(kMaxLayoutBytes + 1, ' ')})
-    CHECK(status_of([&] { Layout::parse(junk, "l"); }) == Status::not_trusted);
+    CHECK(status_of([&] { Layout::parse_unauthenticated(junk, "l"); }) == Status::not_trusted);
 }

@@ -3,6 +3,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "../unit/helpers.hpp"
+
 #include <fcntl.h>
 #include <filesystem>
 #include <unistd.h>
@@ -11,19 +13,13 @@
 #include "modelseal/manifest.hpp"
 
 using namespace modelseal;
+using test::status_of;
+using test::what_of;
 using namespace modelseal::fetch_detail;
 namespace fs = std::filesystem;
 
 namespace {
 
-Status status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.status();
-  }
-  return Status::ok;
-}
 
 struct DevNull {
   int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);

@@ -11,14 +11,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     for (const auto& entry : modelseal::parse_attestations(text, "fuzz")) {
       try {
-        modelseal::Statement::parse(entry.envelope.payload, "fuzz");
+        modelseal::Statement::parse_unauthenticated(entry.envelope.payload, "fuzz");
       } catch (const modelseal::Error&) {
       }
     }
   } catch (const modelseal::Error&) {
   }
   try {
-    modelseal::Statement::parse(text, "fuzz");
+    modelseal::Statement::parse_unauthenticated(text, "fuzz");
   } catch (const modelseal::Error&) {
   }
   return 0;

@@ -11,12 +11,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     modelseal::Bundle b = modelseal::Bundle::parse(text, "fuzz");
-    modelseal::Manifest::from_statement(b.envelope.payload);
+    modelseal::Manifest::parse_unauthenticated(b.envelope.payload);
   } catch (const modelseal::Error&) {
   }
   // The bytes as a statement, as if a trusted key had signed them.
   try {
-    modelseal::Manifest m = modelseal::Manifest::from_statement(text);
+    modelseal::Manifest m = modelseal::Manifest::parse_unauthenticated(text);
     (void)m.statement();
   } catch (const modelseal::Error&) {
   }

@@ -141,7 +141,8 @@ class Matrix(CliTest):
         mutated(lambda b: b[env].update(payload=flip(b[env]["payload"])), "no signature is from a trusted key")
         mutated(lambda b: b[env].update(payload="%%%"), "payload is not valid base64")
         mutated(lambda b: b[env].pop("payload"), 'missing "payload"')
-        mutated(lambda b: b[env].update(payloadType="application/vnd.in-toto+jsonx"), "no signature is from a trusted key")
+        mutated(lambda b: b[env].update(payloadType="application/vnd.in-toto+jsonx"),
+                'payload type is "application/vnd.in-toto+jsonx", not an in-toto statement')
         mutated(lambda b: b[env].pop("payloadType"), 'missing "payloadType"')
         mutated(lambda b: b[env]["signatures"][0].update(sig=flip(b[env]["signatures"][0]["sig"])),
                 "no signature is from a trusted key")

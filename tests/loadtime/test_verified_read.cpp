@@ -3,6 +3,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "../unit/helpers.hpp"
+
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -11,10 +13,13 @@
 #include <unistd.h>
 
 #include "modelseal/sign.hpp"
+#include "modelseal/content.hpp"
 #include "modelseal/verified_read.hpp"
 
 namespace fs = std::filesystem;
 using namespace modelseal;
+using test::status_of;
+using test::what_of;
 
 namespace {
 
@@ -51,23 +56,7 @@ std::string random_bytes(size_t n, unsigned seed) {
   return s;
 }
 
-Status status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.status();
-  }
-  return Status::ok;
-}
 
-std::string what_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -146,7 +135,7 @@ TEST_CASE("shards: each range is checked, a changed size is named") {
   std::string changed = data;
   changed[9000] ^= 1;
   t.write("w.bin", changed);
-  CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("(bytes 8192-10000)") != std::string::npos);
+  CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("(shard w.bin:8192:10000)") != std::string::npos);
   t.write("w.bin", data + "x");
   CHECK(what_of([&] { read_verified(vm, "w.bin"); }).find("size is 10001 bytes, signed as 10000") != std::string::npos);
 }

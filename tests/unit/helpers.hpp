@@ -4,13 +4,33 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
 #include "modelseal/encoding.hpp"
+#include "modelseal/error.hpp"
 #include "modelseal/keys.hpp"
 
 namespace test {
+
+// The status of the modelseal::Error that `f` throws (ok if none); its message ("" if none).
+inline modelseal::Status status_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const modelseal::Error& e) {
+    return e.status();
+  }
+  return modelseal::Status::ok;
+}
+inline std::string what_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const modelseal::Error& e) {
+    return e.what();
+  }
+  return {};
+}
 
 inline std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);

@@ -1,6 +1,8 @@
 // The hashing engine: identical results for every thread count and shard size.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <fstream>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include "modelseal/error.hpp"
 #include "modelseal/manifest.hpp"
 #include "modelseal/sign.hpp"
+#include "modelseal/parallel.hpp"
 
 using namespace modelseal;
 
@@ -85,4 +88,34 @@ TEST_CASE("special files are refused without being opened") {
     CHECK(e.status() == Status::io);
     CHECK(std::string(e.what()).find("fifo") != std::string::npos);
   }
+}
+
+TEST_CASE("nothing thrown in a worker terminates the process: it reaches the caller") {
+  test::TempDir dir;
+  for (int i = 0; i < 8; ++i) {
+    std::ofstream(dir.path / ("f" + std::to_string(i))) << random_bytes(1000, i);
+  }
+  ModelTree tree = walk_model(dir.path, {});
+  for (unsigned threads : {1u, 2u, 4u}) {
+    HashOptions opts;
+    opts.threads = threads;
+    std::atomic<int> calls{0};
+    opts.inspect = [&](int, const ModelFile&) {
+      if (++calls == 3) throw std::bad_alloc();
+    };
+    CHECK_THROWS_AS(hash_model(tree, {}, opts), std::bad_alloc);
+    // An Error from one file is that file's error, and the others are still hashed.
+    opts.inspect = [&](int, const ModelFile& f) {
+      if (f.name == "f5") throw io_error("injected: " + f.name);
+    };
+    CHECK_THROWS_WITH_AS(hash_model(tree, {}, opts), doctest::Contains("injected: f5"), Error);
+  }
+  // parallel_for itself: every index runs at most once, the first exception is rethrown.
+  std::atomic<int> ran{0};
+  CHECK_THROWS_AS(parallel_for(1000, 4, [&](size_t i, unsigned) {
+                    ++ran;
+                    if (i == 10) throw std::runtime_error("boom");
+                  }),
+                  std::runtime_error);
+  CHECK(ran.load() <= 1000);
 }

@@ -11,8 +11,12 @@
 #include "modelseal/fileio.hpp"
 #include "modelseal/keys.hpp"
 #include "modelseal/secret.hpp"
+#include "modelseal/files.hpp"
+#include "modelseal/testing.hpp"
 
 using namespace modelseal;
+using test::status_of;
+using test::what_of;
 
 namespace {
 Passphrase pass_of(const char* s) {
@@ -22,14 +26,6 @@ Passphrase pass_of(const char* s) {
 }
 PrivateKey::PassphraseSource source(const char* s) {
   return [s] { return pass_of(s); };
-}
-Status status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.status();
-  }
-  return Status::ok;
 }
 }  // namespace
 
@@ -48,9 +44,7 @@ TEST_CASE("private keys round-trip through encrypted PKCS#8 with scrypt") {
 
 TEST_CASE("unencrypted keys, and the passphrase is asked only when needed") {
   PrivateKey k = PrivateKey::generate(KeyType::ed25519);
-  Passphrase none;
-  none.none = true;
-  SecretBytes pem = k.to_pem(none);
+  SecretBytes pem = k.to_pem_insecure_unencrypted();
   CHECK(pem.view().starts_with("-----BEGIN PRIVATE KEY-----"));
   bool asked = false;
   PrivateKey back = PrivateKey::from_pem(pem.view(), [&] { asked = true; return pass_of("x"); }, "k");

@@ -7,19 +7,14 @@
 #include "modelseal/error.hpp"
 #include "modelseal/manifest.hpp"
 #include "modelseal/sign.hpp"
+#include "modelseal/json.hpp"
 
 using namespace modelseal;
+using test::status_of;
+using test::what_of;
 
 namespace {
 
-Status status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.status();
-  }
-  return Status::ok;
-}
 
 Manifest sample() {
   Manifest m;
@@ -49,7 +44,7 @@ TEST_CASE("root digest is sha256 over the raw digests in listed order") {
 
 TEST_CASE("statement round-trips and is checked") {
   Manifest m = sample();
-  Manifest back = Manifest::from_statement(m.statement());
+  Manifest back = Manifest::parse_unauthenticated(m.statement());
   CHECK(back.root() == m.root());
   CHECK(back.model_name == "m");
   CHECK(back.resources.size() == 2);
@@ -59,7 +54,7 @@ TEST_CASE("statement round-trips and is checked") {
   auto bad = [&](const std::function<void(json&)>& edit) {
     json j = st;
     edit(j);
-    return status_of([&] { Manifest::from_statement(j.dump()); });
+    return status_of([&] { Manifest::parse_unauthenticated(j.dump()); });
   };
   CHECK(bad([](json& j) { j["_type"] = "https://in-toto.io/Statement/v2"; }) == Status::not_trusted);
   CHECK(bad([](json& j) { j["predicateType"] = "x"; }) == Status::not_trusted);
@@ -72,14 +67,14 @@ TEST_CASE("statement round-trips and is checked") {
   for (const char* name : {"../x", "/etc/passwd", "a//b", "./a", "a/", "", "a\nb"}) {
     Manifest evil = sample();
     evil.resources[1].name = name;
-    CHECK_MESSAGE(status_of([&] { Manifest::from_statement(evil.statement()); }) == Status::not_trusted, name);
+    CHECK_MESSAGE(status_of([&] { Manifest::parse_unauthenticated(evil.statement()); }) == Status::not_trusted, name);
   }
   Manifest nul = sample();
   nul.resources[1].name = std::string("a\0b", 3);
-  CHECK(status_of([&] { Manifest::from_statement(nul.statement()); }) == Status::not_trusted);
+  CHECK(status_of([&] { Manifest::parse_unauthenticated(nul.statement()); }) == Status::not_trusted);
   Manifest dup = sample();
   dup.resources[1].name = "a";
-  CHECK(status_of([&] { Manifest::from_statement(dup.statement()); }) == Status::not_trusted);
+  CHECK(status_of([&] { Manifest::parse_unauthenticated(dup.statement()); }) == Status::not_trusted);
 }
 
 TEST_CASE("legacy model_signing v0.x statements (Digests/v0.1: one subject per file) are read") {
@@ -88,13 +83,13 @@ TEST_CASE("legacy model_signing v0.x statements (Digests/v0.1: one subject per f
              {"subject", json::array({{{"name", "a.bin"}, {"digest", {{"sha256", digest_hex(sha256("a"))}}}},
                                       {{"name", "d/b.bin"}, {"digest", {{"sha256", digest_hex(sha256("b"))}}}}})},
              {"predicate", json::object()}};
-  Manifest m = Manifest::from_statement(st.dump());
+  Manifest m = Manifest::parse_unauthenticated(st.dump());
   CHECK(m.legacy);
   REQUIRE(m.resources.size() == 2);
   CHECK(m.resources[1].name == "d/b.bin");
   CHECK(m.resources[1].digest == sha256("b"));
   st["subject"][1]["name"] = "../b.bin";
-  CHECK(status_of([&] { Manifest::from_statement(st.dump()); }) == Status::not_trusted);
+  CHECK(status_of([&] { Manifest::parse_unauthenticated(st.dump()); }) == Status::not_trusted);
 }
 
 TEST_CASE("resources sort by path components, as the reference sorts PurePosixPath") {

@@ -4,6 +4,7 @@
 #include "helpers.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/policy.hpp"
+#include "modelseal/json.hpp"
 
 using namespace modelseal;
 
@@ -50,10 +51,10 @@ TEST_CASE("threshold counts distinct trusted keys; the same key twice counts onc
   Policy p = Policy::parse(R"({"threshold":2,"keys":[)" + key_entry(a.public_key()) + "," + key_entry(b.public_key()) + "]}",
                            ".", "policy");
   Digest root = sha256("model");
-  CHECK(p.authorize(p.valid_signers(signed_by({&a, &b}), 0), "m", root, 0).size() == 2);
-  CHECK_THROWS_AS(p.authorize(p.valid_signers(signed_by({&a, &a}), 0), "m", root, 0), Error);
-  CHECK_THROWS_AS(p.authorize(p.valid_signers(signed_by({&a, &stranger}), 0), "m", root, 0), Error);
-  CHECK_THROWS_AS(p.valid_signers(signed_by({&stranger}), 0), Error);
+  CHECK(p.authorize(p.authenticate(signed_by({&a, &b}), "t"), "m", root, 0).size() == 2);
+  CHECK_THROWS_AS(p.authorize(p.authenticate(signed_by({&a, &a}), "t"), "m", root, 0), Error);
+  CHECK_THROWS_AS(p.authorize(p.authenticate(signed_by({&a, &stranger}), "t"), "m", root, 0), Error);
+  CHECK_THROWS_AS(p.authenticate(signed_by({&stranger}), "t"), Error);
 }
 
 TEST_CASE("validity window, revocation and model scope") {
@@ -61,7 +62,7 @@ TEST_CASE("validity window, revocation and model scope") {
   auto decide = [&](const std::string& extra, std::time_t now, const std::string& model, const std::string& top = "") {
     Policy p = Policy::parse("{" + top + R"("keys":[)" + key_entry(a.public_key(), extra) + "]}", ".", "policy");
     try {
-      p.authorize(p.valid_signers(signed_by({&a}), now), model, sha256("model"), now);
+      p.authorize(p.authenticate(signed_by({&a}), "t"), model, sha256("model"), now);
       return std::string("ok");
     } catch (const Error& e) {
       return std::string(e.what());

@@ -9,10 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/authenticate.hpp"
 #include "modelseal/dsse.hpp"
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
 #include "modelseal/keys.hpp"
 #include "modelseal/sign.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -37,14 +40,16 @@ struct Subject {
 struct Statement {
   std::vector<Subject> subjects;
   std::string predicate_type;
-  json predicate = json::object();
+  nlohmann::json predicate = nlohmann::json::object();
 
   // Compact JSON bytes of the in-toto Statement v1.
   std::string serialize() const;
-  json to_json() const;
+  nlohmann::json to_json() const;
   // Parses a statement from authenticated bytes: `_type` v1 (or v0.1), subjects with a name and
   // a digest map, predicateType, an object predicate. Throws Error(not_trusted) naming `what`.
-  static Statement parse(std::string_view verified_payload, const std::string& what);
+  static Statement parse(const AuthenticatedPayload& payload, const std::string& what);
+  // The same checks on bytes nobody vouched for: for tests and fuzzing only.
+  static Statement parse_unauthenticated(std::string_view payload, const std::string& what);
   bool has_subject(std::string_view sha256_hex) const;
 };
 
@@ -96,13 +101,13 @@ struct Dependency {
 // SLSA provenance v1 of a training run.
 struct Provenance {
   std::string build_type;            // buildDefinition.buildType (URI)
-  json external_parameters = json::object();
+  nlohmann::json external_parameters = nlohmann::json::object();
   std::vector<Dependency> dependencies;
   std::string builder_id;            // runDetails.builder.id (URI)
   std::time_t started = 0, finished = 0;
   std::string invocation_id;         // optional
 };
-json provenance_predicate(const Provenance& p);
+nlohmann::json provenance_predicate(const Provenance& p);
 
 // A named evaluation metric, optionally with the bar it must meet.
 struct Metric {
@@ -119,18 +124,20 @@ ThresholdArg parse_threshold_arg(std::string_view arg);
 
 // in-toto test-result v0.1: result ("PASSED", "WARNED", "FAILED"), passedTests / failedTests
 // named by metric, and the metrics themselves under "metrics" (an extension field).
-json test_result_predicate(const std::string& result, const std::vector<Metric>& metrics, const std::string& url);
+nlohmann::json test_result_predicate(const std::string& result, const std::vector<Metric>& metrics, const std::string& url);
 // "PASSED" if every metric with a threshold meets it, else "FAILED".
 std::string metrics_result(const std::vector<Metric>& metrics);
 
 // Release approval (kReleaseApprovalType): version, approver, time, optional comment.
-json approval_predicate(const std::string& version, const std::string& approver, std::time_t when,
+nlohmann::json approval_predicate(const std::string& version, const std::string& approver, std::time_t when,
                         const std::string& comment);
 
 // Scan result (kScanPredicateType), for `modelseal scan --attest`: verdict "safe", "unsafe" or
 // "unknown", the scanner's version, when, and the scan report (schemas/scan-report.schema.json)
 // unless `report` is null.
-json scan_predicate(const std::string& verdict, const std::string& scanner_version, std::time_t when,
-                    const json& report = nullptr);
+nlohmann::json scan_predicate(const std::string& verdict, const std::string& scanner_version, std::time_t when,
+                    const nlohmann::json& report = nullptr);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -14,7 +16,7 @@ namespace modelseal {
 // set. Adds time, host, user, pid, seq and prev to `event` (which should carry tool, decision,
 // reason, model, model_digest, keyids) and appends it as one line: O_APPEND, one write, under an
 // exclusive flock, so concurrent writers never interleave or fork the chain. Throws Error(io).
-void audit_event(json event, const std::filesystem::path& log = {});
+void audit_event(nlohmann::json event, const std::filesystem::path& log = {});
 
 struct AuditProblem {
   size_t line = 0;        // 1-based
@@ -26,3 +28,5 @@ struct AuditProblem {
 std::vector<AuditProblem> audit_verify(const std::filesystem::path& log, size_t* lines_checked = nullptr);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -7,6 +7,8 @@
 
 #include "modelseal/dsse.hpp"
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
 struct Bundle {
@@ -22,3 +24,5 @@ struct Bundle {
 };
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -8,8 +8,10 @@
 
 #include "modelseal/error.hpp"
 #include "modelseal/hasher.hpp"
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
 #include "modelseal/keys.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -55,7 +57,7 @@ struct ChainReport {
   std::vector<IgnoredAttestation> ignored;
   Status status = Status::ok;
   std::string error;   // one line, when status != ok
-  json to_json() const;   // schemas/chain-report.schema.json
+  nlohmann::json to_json() const;   // schemas/chain-report.schema.json
 };
 
 // Verifies the chain, failing closed: the layout is authenticated with `layout_keys`, not
@@ -67,3 +69,5 @@ struct ChainReport {
 void verify_chain(const ChainInputs& in, ChainReport& report);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -5,8 +5,10 @@
 #include <string_view>
 #include <vector>
 
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
 #include "modelseal/keys.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -23,9 +25,9 @@ struct Envelope {
   std::string payload_type;
   std::vector<DsseSignature> signatures;
 
-  json to_json() const;
+  nlohmann::json to_json() const;
   // Structural parse only (base64, types, bounds); throws Error(not_trusted) naming `what`.
-  static Envelope from_json(const json& j, const std::string& what);
+  static Envelope from_json(const nlohmann::json& j, const std::string& what);
 };
 
 // An envelope around `payload` with one signature over its PAE per key (key ids are hints only).
@@ -33,3 +35,5 @@ struct Envelope {
 Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const PrivateKey*>& keys);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
 // Exit status of every tool; also the category of a library error.
@@ -43,3 +45,5 @@ inline Error io_error(const std::string& what, std::string hint = {}) {
 Error errno_error(const std::string& what, const std::string& path, int err);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

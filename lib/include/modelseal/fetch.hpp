@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "modelseal/error.hpp"
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
 #include "modelseal/policy.hpp"
 #include "modelseal/verify.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -62,7 +64,7 @@ struct FetchReport {
   double seconds = 0;
   Status status = Status::ok;
   std::string error;         // one line, when status != ok
-  json to_json() const;
+  nlohmann::json to_json() const;
 };
 
 // Downloads URL/model.sig, authenticates it with `policy` (as verify_signature does), then
@@ -76,3 +78,5 @@ VerifiedModel fetch_model(const std::string& url, const std::filesystem::path& d
                           const FetchOptions& opts, FetchReport* report = nullptr);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

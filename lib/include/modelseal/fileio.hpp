@@ -1,11 +1,9 @@
-// Reading bounded files and writing files atomically.
+// A file descriptor owned by RAII.
 #pragma once
 
-#include <filesystem>
-#include <string>
-#include <string_view>
-#include <sys/types.h>
 #include <utility>
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -27,12 +25,6 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// Reads a whole regular file of at most `max_bytes`; Error(io) if it cannot be read,
-// Error(not_trusted) "<what> is too large" past the bound.
-std::string read_file_limited(const std::filesystem::path& path, size_t max_bytes, const std::string& what);
-
-// Writes `data` to a temporary file beside `path` (mode `mode`), fsyncs it, renames it over
-// `path` and fsyncs the folder: a reader sees the old file or the new one, never a part.
-void write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode = 0644);
-
 }  // namespace modelseal
+
+#pragma GCC visibility pop

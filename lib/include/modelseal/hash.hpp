@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
 using Digest = std::array<uint8_t, 32>;
@@ -39,3 +41,5 @@ void hash_fd_range(int fd, uint64_t offset, uint64_t length, Sha256& hasher,
 inline constexpr size_t kReadChunk = 1u << 20;
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -11,6 +11,8 @@
 #include "modelseal/hash.hpp"
 #include "modelseal/walk.hpp"
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
 struct HashOptions {
@@ -37,11 +39,6 @@ std::vector<std::pair<uint64_t, uint64_t>> shard_ranges(uint64_t size, uint64_t 
 std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool allow_symlinks,
                                     const HashOptions& opts);
 
-unsigned default_threads();
-
-// Runs fn(i, worker) for i in 0 ... n-1 on `threads` threads (0: one per core), each index exactly
-// once, taken in order from a shared counter; `worker` < max(threads, 1) (or default_threads())
-// tells which thread runs it, for per-thread scratch space. fn must not throw.
-void parallel_for(size_t n, unsigned threads, const std::function<void(size_t, unsigned)>& fn);
-
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -10,6 +10,8 @@
 
 #include "modelseal/secret.hpp"
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace modelseal {
@@ -54,7 +56,6 @@ class PublicKey {
 // The passphrase protecting a private key file.
 struct Passphrase {
   SecretBytes bytes;
-  bool none = false;  // the file is (or must be written) unencrypted
 };
 
 class PrivateKey {
@@ -69,8 +70,10 @@ class PrivateKey {
   KeyType type() const { return pub_.type(); }
   const PublicKey& public_key() const { return pub_; }
   std::string sign(std::string_view message) const;
-  // PKCS#8 PEM: ENCRYPTED PRIVATE KEY (scrypt + AES-256-CBC) unless pass.none.
+  // PKCS#8 PEM: ENCRYPTED PRIVATE KEY (scrypt + AES-256-CBC). Error(usage) for an empty passphrase.
   SecretBytes to_pem(const Passphrase& pass) const;
+  // PKCS#8 PEM: PRIVATE KEY, unencrypted: anyone who can read the file can sign.
+  SecretBytes to_pem_insecure_unencrypted() const;
 
 
  private:
@@ -86,3 +89,5 @@ class PrivateKey {
 Passphrase read_passphrase(const std::string& file, bool confirm, const std::string& prompt);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -11,9 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/authenticate.hpp"
 #include "modelseal/dsse.hpp"
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
 #include "modelseal/keys.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -27,10 +30,10 @@ struct Rule {
   enum class Op { eq, ne, lt, le, gt, ge, in };
   std::string path;    // dot-separated; numeric segments index arrays
   Op op = Op::eq;
-  json value;
+  nlohmann::json value;
 
   // nullopt if `statement` satisfies the rule, else why not ("predicate.result is "FAILED", ...").
-  std::optional<std::string> violation(const json& statement) const;
+  std::optional<std::string> violation(const nlohmann::json& statement) const;
   std::string describe() const;   // predicate.result == "PASSED"
 };
 
@@ -51,10 +54,8 @@ struct LayoutStep {
   std::vector<Rule> rules;
 };
 
-struct LayoutKey {
-  std::string name;
-  PublicKey key;
-};
+// A key the layout names: a trusted signer for the attestations of its steps.
+using LayoutKey = TrustedSigner;
 
 struct Layout {
   std::time_t expires = 0;
@@ -67,7 +68,9 @@ struct Layout {
   // Parses layout JSON (schemas/layout.schema.json). Throws Error(not_trusted) naming `what` for
   // anything malformed or inconsistent (unknown key names, a key listed twice under two names,
   // a threshold larger than the keys allowed, a reference to a later step, ...).
-  static Layout parse(std::string_view text, const std::string& what);
+  static Layout parse(const AuthenticatedPayload& payload, const std::string& what);
+  // The same checks on bytes nobody vouched for: before signing a layout, in tests and fuzzing.
+  static Layout parse_unauthenticated(std::string_view text, const std::string& what);
 };
 
 // A layout whose envelope verified with the trusted layout keys, and whose owners list those keys.
@@ -97,3 +100,5 @@ std::string resolve_layout(std::string_view text, const std::filesystem::path& b
 Envelope sign_layout(const std::string& resolved, const std::vector<const PrivateKey*>& keys);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

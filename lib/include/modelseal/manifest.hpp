@@ -6,9 +6,12 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/authenticate.hpp"
 #include "modelseal/hash.hpp"
 #include "modelseal/hasher.hpp"
 #include "modelseal/walk.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
@@ -19,6 +22,10 @@ struct Serialization {
   uint64_t shard_size = 0;                 // shards only
   bool allow_symlinks = false;
   std::vector<std::string> ignore_paths;   // as recorded
+  bool ignore_paths_recorded = false;      // the statement has an ignore_paths field
+  // What the signer left out: the recorded ignore_paths, or for statements that predate recorded
+  // ignores, the default git paths (as model_signing does).
+  std::vector<std::string> signer_ignores() const;
 };
 
 struct Resource {
@@ -37,9 +44,14 @@ struct Manifest {
   Digest root() const;
   // The in-toto Statement v1 with the OMS predicate, as JSON bytes.
   std::string statement() const;
-  // Parses a statement from verified bytes; checks type, predicate, paths, duplicates and that
-  // the subject digest equals root(). Throws Error(not_trusted).
-  static Manifest from_statement(std::string_view verified_payload);
+  // Parses the statement a trusted signer signed; checks type, predicate, paths, duplicates and
+  // that the subject digest equals root(). Throws Error(not_trusted).
+  static Manifest from_statement(const AuthenticatedPayload& payload);
+  // The same checks on bytes nobody vouched for: for inspect, tests and fuzzing only.
+  static Manifest parse_unauthenticated(std::string_view payload);
+
+ private:
+  static Manifest parse_statement(std::string_view payload, const std::string& what);
 };
 
 // Splits a shard resource name "path:start:end"; false if malformed.
@@ -51,3 +63,5 @@ std::optional<ShardName> parse_shard_name(std::string_view name);
 Manifest hash_model(const ModelTree& tree, const Serialization& ser, const HashOptions& opts);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

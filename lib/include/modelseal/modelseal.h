@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -72,5 +74,7 @@ void modelseal_free(void* data);
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 
 #endif /* MODELSEAL_MODELSEAL_H */

@@ -8,15 +8,17 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/authenticate.hpp"
 #include "modelseal/dsse.hpp"
 #include "modelseal/hash.hpp"
 #include "modelseal/keys.hpp"
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
-struct TrustedKey {
-  std::string id;                       // the policy's name for it (default: keyid)
-  PublicKey key;
+// What the policy says of one trusted signer (the signer itself is in Policy::signers()).
+struct SignerRules {
   std::optional<std::time_t> not_before, not_after;
   bool revoked = false;
   std::vector<std::string> models;      // globs on the model name; empty = any model
@@ -37,22 +39,25 @@ class Policy {
   // `-p KEY.pub ...`: each key trusted for every model, threshold 1.
   static Policy from_keys(std::vector<PublicKey> keys);
 
-  const std::vector<TrustedKey>& keys() const { return keys_; }
+  // The trusted signers (named by the policy's key ids), and the rules for each, index by index.
+  const std::vector<TrustedSigner>& signers() const { return signers_; }
+  const std::vector<SignerRules>& rules() const { return rules_; }
   unsigned threshold() const { return threshold_; }
   bool insecure_ignore_unlisted_files() const { return ignore_unlisted_; }
 
-  // Step 1, before the payload is parsed: which distinct trusted keys produced valid signatures
-  // over the envelope's PAE. Keys are matched by trying each trusted key (keyid hints are never
-  // used). Throws Error(not_trusted) if none did; authorize() checks the threshold.
-  std::vector<const TrustedKey*> valid_signers(const Envelope& env, std::time_t now) const;
+  // Step 1, before the payload is parsed: the authenticator (authenticate.hpp) over this
+  // policy's signers. Throws Error(not_trusted) naming `what` if no trusted signer signed it.
+  AuthenticatedPayload authenticate(const Envelope& env, const std::string& what) const;
 
-  // Step 2, after the payload is parsed: keep the signers allowed for this model at `now`, and
-  // check the threshold and the revoked digests. Throws Error(not_trusted) naming the reason.
-  std::vector<Signer> authorize(const std::vector<const TrustedKey*>& signers, std::string_view model_name,
-                                const Digest& root, std::time_t now) const;
+  // Step 2, after the payload is parsed: keep the signers allowed for `model_name` at `now`, and
+  // check the threshold and the revoked digests. `model_name` is the name the verifier expects
+  // (never only the one the signer wrote). Throws Error(not_trusted) naming the reason.
+  std::vector<Signer> authorize(const AuthenticatedPayload& payload, std::string_view model_name, const Digest& root,
+                                std::time_t now) const;
 
  private:
-  std::vector<TrustedKey> keys_;
+  std::vector<TrustedSigner> signers_;
+  std::vector<SignerRules> rules_;
   unsigned threshold_ = 1;
   std::vector<std::string> revoked_digests_;   // lowercase hex
   bool ignore_unlisted_ = false;
@@ -65,3 +70,5 @@ std::optional<std::time_t> parse_rfc3339(std::string_view s);
 std::string format_rfc3339(std::time_t t);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal::scan {
 
 enum class Verdict { safe, unsafe, unknown };
@@ -52,3 +54,5 @@ bool blocks_trust(const FileReport& r);
 nlohmann::json to_json(const std::vector<FileReport>& reports);
 
 }  // namespace modelseal::scan
+
+#pragma GCC visibility pop

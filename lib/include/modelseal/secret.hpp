@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
 class SecretBytes {
@@ -31,7 +33,6 @@ class SecretBytes {
   size_t cap_ = 0;
 };
 
-// Test hook: how many SecretBytes buffers have been wiped and freed in this process.
-uint64_t secret_wipes_for_testing();
-
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -9,12 +9,16 @@
 #include "modelseal/hasher.hpp"
 #include "modelseal/keys.hpp"
 #include "modelseal/manifest.hpp"
+#include "modelseal/scan.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
 struct SignOptions {
   std::filesystem::path signature;          // empty: default_signature_path(model)
   std::vector<std::string> ignore_paths;    // user-given, relative to the model root
+  std::string model_name;                   // the subject name; empty: the folder's (file's) name
   bool allow_symlinks = false;
   uint64_t shard_size = 0;                  // 0: "files" serialization
   bool insecure_allow_unsafe_content = false;   // sign even what the scanner flags
@@ -30,6 +34,15 @@ struct SignResult {
 // Builds the manifest of `model` as it would be signed (also what `digest` prints).
 Manifest manifest_for(const std::filesystem::path& model, const SignOptions& opts);
 
+// The model as sign() would sign it, each file scanned through the very descriptor it is hashed
+// through (one walk, one open per file): what `scan --attest` attests is exactly what it scanned.
+// Reports are in manifest order. Throws Error for a file that cannot be read.
+struct ScannedModel {
+  Manifest manifest;
+  std::vector<scan::FileReport> reports;
+};
+ScannedModel scan_model(const std::filesystem::path& model, const SignOptions& opts);
+
 // Scans every file first and refuses (Error(not_trusted)) to sign content the scanner flags,
 // unless opts.insecure_allow_unsafe_content. Then signs with every key in `keys` (one DSSE
 // signature each), verifies the bundle against the keys' public halves and the manifest, and
@@ -38,3 +51,5 @@ SignResult sign_model(const std::filesystem::path& model, const std::vector<cons
                       const SignOptions& opts);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

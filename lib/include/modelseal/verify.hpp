@@ -10,17 +10,25 @@
 #include "modelseal/bundle.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/hasher.hpp"
-#include "modelseal/json.hpp"
+#include <nlohmann/json.hpp>
 #include "modelseal/manifest.hpp"
 #include "modelseal/policy.hpp"
+
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
 namespace modelseal {
 
 struct VerifyOptions {
   std::filesystem::path signature;          // empty: MODEL/model.sig, or FILE.sig
   std::vector<std::string> ignore_paths;    // added to those the signature records
-  bool allow_symlinks = false;
-  bool insecure_ignore_unsigned_files = false;
+  // The name this model is expected to have, for the policy's model scopes; empty: the folder's
+  // (or file's) own name. The name the signer wrote must match it.
+  std::string model_name;
+  // Symlinks are followed (their target's content checked under the link's name) even when the
+  // signature says it was made without them.
+  bool insecure_allow_symlinks = false;
+  // Files on disk that the signature does not list are skipped instead of refused.
+  bool insecure_ignore_unlisted_files = false;
   HashOptions hash;
   std::time_t now = 0;                      // 0: read the clock once at the start
 };
@@ -41,7 +49,17 @@ struct VerifyReport {
   std::vector<std::string> ignored;         // unsigned files skipped on request
   Status status = Status::ok;
   std::string error;                        // one line, when status != ok
-  json to_json() const;
+  nlohmann::json to_json() const;
+};
+
+// A verification that failed: the error, and the report of what was checked up to then.
+class VerificationFailed : public Error {
+ public:
+  VerificationFailed(const Error& e, VerifyReport report) : Error(e), report_(std::move(report)) {}
+  const VerifyReport& report() const noexcept { return report_; }
+
+ private:
+  VerifyReport report_;
 };
 
 // A model whose signature and files were verified. Only the verifier constructs it.
@@ -58,13 +76,13 @@ class VerifiedModel {
   // The resource(s) recorded for a path relative to the root (several when sharded, in offset
   // order); empty when the path is not listed.
   std::vector<const Resource*> resources_for(std::string_view name) const;
+  // What was checked, for `verify -v` and `--json`.
+  const VerifyReport& report() const { return report_; }
 
  private:
   VerifiedModel() = default;
-  friend VerifiedModel verify_signature(const std::filesystem::path&, const Policy&, const VerifyOptions&,
-                                        VerifyReport*);
-  friend VerifiedModel verify_model(const std::filesystem::path&, const Policy&, const VerifyOptions&,
-                                    VerifyReport*);
+  friend VerifiedModel verify_signature(const std::filesystem::path&, const Policy&, const VerifyOptions&);
+  friend VerifiedModel verify_model(const std::filesystem::path&, const Policy&, const VerifyOptions&);
   void build_index();
   std::filesystem::path root_;
   std::unordered_map<std::string, std::vector<size_t>> index_;   // path -> resources
@@ -73,29 +91,21 @@ class VerifiedModel {
   Digest root_digest_{};
   std::vector<Signer> signers_;
   bool files_checked_ = false;
+  VerifyReport report_;
 };
-
-// What the signature says the file `name` (relative to the model root) holds once it is
-// `size` bytes long: byte ranges (one for "files", one per shard) and their digests, in order.
-// Throws Error(not_trusted) if the signature does not list it (saying whether the signer
-// ignored it) or, for shards, if the size differs from the signed one.
-struct ExpectedContent {
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;   // [start, end)
-  std::vector<Digest> digests;
-};
-ExpectedContent expected_content(const VerifiedModel& model, std::string_view name, uint64_t size);
 
 // Authenticates the signature and parses the manifest from the verified bytes; does not read
-// the model's files. Throws Error (status not_trusted, usage or io).
+// the model's files. Throws VerificationFailed (status not_trusted, usage or io).
 VerifiedModel verify_signature(const std::filesystem::path& model, const Policy& policy,
-                               const VerifyOptions& opts = {}, VerifyReport* report = nullptr);
+                               const VerifyOptions& opts = {});
 
 // verify_signature, then every file on disk: all listed files present and equal, no unlisted
-// file. Throws Error; `report` (if given) is filled in either way.
-VerifiedModel verify_model(const std::filesystem::path& model, const Policy& policy,
-                           const VerifyOptions& opts = {}, VerifyReport* report = nullptr);
+// file. Throws VerificationFailed, which carries the report of every file checked.
+VerifiedModel verify_model(const std::filesystem::path& model, const Policy& policy, const VerifyOptions& opts = {});
 
 // Where the signature of `model` is by default.
 std::filesystem::path default_signature_path(const std::filesystem::path& model);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
+
 namespace modelseal {
 
 enum class EntryKind {
@@ -58,3 +60,5 @@ std::optional<std::string> relative_ignore_path(const std::filesystem::path& mod
                                                 const std::string& given);
 
 }  // namespace modelseal
+
+#pragma GCC visibility pop

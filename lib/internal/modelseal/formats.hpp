@@ -26,5 +26,8 @@ inline constexpr std::array<std::string_view, 4> kDefaultIgnores = {".git", ".gi
 inline constexpr size_t kMaxBundleBytes = 64u << 20;   // a bundle of ~300k resources
 inline constexpr size_t kMaxResources = 1u << 20;
 inline constexpr size_t kMaxSignatures = 64;
+// JSON values and keys in an envelope or bundle before it is authenticated: a bundle is a handful
+// of fields, certificates and log entries around one payload string.
+inline constexpr size_t kMaxEnvelopeValues = 4096;
 
 }  // namespace modelseal

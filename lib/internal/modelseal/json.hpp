@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,8 +13,10 @@ using nlohmann::json;
 inline constexpr int kMaxJsonDepth = 64;
 
 // Parses `text`; throws Error(not_trusted) naming `what` on malformed JSON, nesting deeper than
-// kMaxJsonDepth, or an object with a repeated key.
-json parse_json_strict(std::string_view text, const std::string& what);
+// kMaxJsonDepth, an object with a repeated key, or more than `max_values` values and keys (so
+// that bytes nobody has authenticated yet cost memory in proportion to their size, not a
+// multiple of it: the check pass builds nothing and stops at the bound).
+json parse_json_strict(std::string_view text, const std::string& what, size_t max_values = SIZE_MAX);
 
 // Typed field access that throws Error(not_trusted) "<what>: missing or invalid <key>".
 const json& require(const json& obj, const char* key, json::value_t type, const std::string& what);
