@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -249,4 +250,22 @@ TEST_CASE("header parser: canonical round trip and bounds") {
   CHECK_THROWS_AS(detail::parse_header(text + "x"), AgeError);
   std::string huge = "age-encryption.org/v1\n-> grease\n" + std::string(kMaxHeaderSize, 'A');
   CHECK_THROWS_AS(detail::header_end(huge), AgeError);
+}
+
+TEST_CASE("sealed memfd: the plaintext, sealed; an observer that throws abandons it") {
+  Identity id = Identity::generate();
+  std::string plain = pattern(5 * kChunkSize + 3);
+  UniqueFd file = memfile(encrypt_string(plain, {id.recipient()}));
+  Decryptor d = Decryptor::open(file.get(), {id}, "dir/weights.bin.age");
+  uint64_t seen = 0;
+  UniqueFd mem = decrypt_to_sealed_memfd(d, [&](std::span<const uint8_t> b) { seen += b.size(); }, "dir/weights.bin");
+  CHECK(seen == plain.size());
+  std::string back(plain.size(), '\0');
+  REQUIRE(::pread(mem.get(), back.data(), back.size(), 0) == static_cast<ssize_t>(back.size()));
+  CHECK(back == plain);
+  int seals = ::fcntl(mem.get(), F_GET_SEALS);
+  CHECK((seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) == (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+  CHECK(::pwrite(mem.get(), "x", 1, 0) == -1);
+  CHECK(::ftruncate(mem.get(), 1) == -1);
+  CHECK_THROWS_AS(decrypt_to_sealed_memfd(d, [](std::span<const uint8_t>) { throw untrusted("digest mismatch"); }, "w"), Error);
 }

@@ -169,6 +169,13 @@ class Decryptor {
   std::unique_ptr<State> s_;
 };
 
+// For the load-time shim: the whole plaintext of `d` in an anonymous memory file (memfd), each
+// piece also handed in order to `observer` (e.g. a digest check, which may throw to abandon it);
+// once complete, the memfd is sealed against writes, shrinking and growing, and returned
+// positioned at 0. It is never linked into a file system. The caller bounds d.size() first.
+UniqueFd decrypt_to_sealed_memfd(const Decryptor& d, const Sink& observer, const std::string& name,
+                                 unsigned threads = 0);
+
 // ASCII armor (strict PEM, label "AGE ENCRYPTED FILE"); decoding tolerates LF or CRLF and
 // whitespace around the block only. AgeError(armor) if malformed.
 bool looks_armored(std::string_view file);
