@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
       for (auto& id : age::load_identities(f)) ids.push_back(std::move(id));
     if (passphrase) ids.push_back(age::Identity::passphrase(read_passphrase(pass_file, false, "passphrase: ").bytes));
     if (ids.empty()) throw usage_error("no identity given", "use -i/--identity FILE or --passphrase");
+    std::error_code ec;
+    if (!std::filesystem::exists(model, ec) && std::filesystem::exists(model + ".age", ec))
+      throw usage_error("decrypting a single-file model is not supported yet: " + model,
+                        "encrypt the model as a directory, or decrypt it with age -d -i IDENTITY and verify it");
     Policy policy = tool::load_policy(pubkeys, policy_file);
     VerifyOptions vopts;
     vopts.signature = signature;

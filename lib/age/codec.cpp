@@ -93,7 +93,9 @@ std::optional<std::string> b64_raw_decode(std::string_view t) {
 }
 
 std::string bech32_encode(std::string_view hrp, Bytes data) {
+  // Reserved up front: no reallocation leaves a stray copy of a secret key's groups behind.
   std::vector<uint8_t> five;
+  five.reserve(data.size() * 8 / 5 + 1);
   uint32_t acc = 0;
   int bits = 0;
   for (uint8_t b : data) {
@@ -106,10 +108,13 @@ std::string bech32_encode(std::string_view hrp, Bytes data) {
   }
   if (bits > 0) five.push_back(static_cast<uint8_t>((acc << (5 - bits)) & 31));
   std::vector<uint8_t> v = hrp_expand(hrp);
+  v.reserve(v.size() + five.size() + 6);
   v.insert(v.end(), five.begin(), five.end());
   v.insert(v.end(), 6, 0);
   uint32_t mod = polymod(v) ^ 1;
-  std::string out(hrp);
+  std::string out;
+  out.reserve(hrp.size() + 1 + five.size() + 6);
+  out += hrp;
   out.push_back('1');
   for (uint8_t x : five) out.push_back(kBech32[x]);
   for (int i = 0; i < 6; ++i) out.push_back(kBech32[(mod >> (5 * (5 - i))) & 31]);
