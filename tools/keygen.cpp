@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common.hpp"
+#include "modelseal/age.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/files.hpp"
 
@@ -12,9 +13,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Generate a signing key pair: PREFIX.key (private, encrypted) and PREFIX.pub.", "modelseal keygen"};
   std::string type = "ed25519", prefix = "modelseal", pass_file;
   bool no_pass = false, force = false, quiet = false;
-  app.add_option("-t,--type", type, "Key type: ed25519 (default), p256 or p384")
-      ->check(CLI::IsMember({"ed25519", "p256", "p384"}));
-  app.add_option("-o,--output", prefix, "Write PREFIX.key and PREFIX.pub (default: modelseal)");
+  app.add_option("-t,--type", type, "Key type: ed25519 (default), p256, p384, or x25519 (an age identity for encrypt/decrypt)")
+      ->check(CLI::IsMember({"ed25519", "p256", "p384", "x25519"}));
+  auto* out_opt = app.add_option("-o,--output", prefix, "Write PREFIX.key and PREFIX.pub (default: modelseal); for x25519, the identity file NAME");
   app.add_option("--passphrase-file", pass_file, "Read the passphrase from the first line of FILE (mode 600)");
   app.add_flag("--insecure-no-passphrase", no_pass, "Write the private key unencrypted");
   app.add_flag("-f,--force", force, "Overwrite existing key files");
@@ -22,8 +23,21 @@ int main(int argc, char** argv) {
   app.footer(
       "The passphrase comes from MODELSEAL_PASSPHRASE, --passphrase-file, or a prompt on the terminal.\n\n"
       "Example:\n  $ modelseal keygen -o release\n  passphrase: \n  confirm passphrase: \n"
-      "  modelseal: wrote release.key and release.pub (ed25519, key id 3f1c...)");
+      "  modelseal: wrote release.key and release.pub (ed25519, key id 3f1c...)\n"
+      "  $ modelseal keygen -t x25519 -o inference.agekey\n  age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p");
   return tool::run(app, argc, argv, [&] {
+    if (type == "x25519") {
+      // An age identity file, as age-keygen writes it (0600); the recipient goes to stdout.
+      if (out_opt->count() == 0) throw usage_error("-t x25519 needs -o NAME", "modelseal keygen -t x25519 -o NAME");
+      std::error_code ec;
+      if (!force && std::filesystem::exists(prefix, ec))
+        throw usage_error("refusing to overwrite " + prefix, "use -f/--force to replace it");
+      age::Identity id = age::Identity::generate();
+      write_file_atomic(prefix, id.keygen_file().view(), 0600);
+      std::printf("%s\n", id.recipient().to_string().c_str());
+      if (!quiet) std::fprintf(stderr, "modelseal: wrote %s (x25519 age identity)\n", prefix.c_str());
+      return 0;
+    }
     std::string key_path = prefix + ".key", pub_path = prefix + ".pub";
     std::error_code ec;
     for (const auto& p : {key_path, pub_path})

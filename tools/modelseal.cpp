@@ -20,6 +20,8 @@ const char* const kCommands[][2] = {
     {"chain", "verify a release's chain of attestations against a layout"},
     {"fetch", "download a signed model over HTTPS, verifying as it arrives"},
     {"audit", "verify a tamper-evident audit log"},
+    {"encrypt", "encrypt a signed model's files at rest (age)"},
+    {"decrypt", "decrypt an age-encrypted model, verifying each file"},
 };
 
 void usage(FILE* out) {
