@@ -18,17 +18,19 @@ using namespace pkcs11;
 
 namespace {
 
+using namespace std::string_view_literals;
+
 // DER of the curve identifiers a token stores in CKA_EC_PARAMS.
-constexpr std::string_view kOidP256 = "\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07";
-constexpr std::string_view kOidP384 = "\x06\x05\x2b\x81\x04\x00\x22";
-constexpr std::string_view kOidEd25519 = "\x06\x03\x2b\x65\x70";             // RFC 8410
-constexpr std::string_view kNameEd25519 = "\x13\x0c" "edwards25519";        // PrintableString
+constexpr std::string_view kOidP256 = "\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"sv;
+constexpr std::string_view kOidP384 = "\x06\x05\x2b\x81\x04\x00\x22"sv;
+constexpr std::string_view kOidEd25519 = "\x06\x03\x2b\x65\x70"sv;             // RFC 8410
+constexpr std::string_view kNameEd25519 = "\x13\x0c" "edwards25519"sv;        // PrintableString
 // SubjectPublicKeyInfo DER up to the public key bytes, for each key type.
 constexpr std::string_view kSpkiP256 =
-    "\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07\x03\x42\x00";
+    "\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07\x03\x42\x00"sv;
 constexpr std::string_view kSpkiP384 =
-    "\x30\x76\x30\x10\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x05\x2b\x81\x04\x00\x22\x03\x62\x00";
-constexpr std::string_view kSpkiEd25519 = "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00";
+    "\x30\x76\x30\x10\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x05\x2b\x81\x04\x00\x22\x03\x62\x00"sv;
+constexpr std::string_view kSpkiEd25519 = "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00"sv;
 
 struct OsslFree {
   void operator()(unsigned char* p) const { OPENSSL_free(p); }

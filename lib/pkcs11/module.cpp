@@ -180,7 +180,7 @@ std::shared_ptr<Pkcs11Key::Session> Pkcs11Key::Session::open(const Pkcs11Uri& ur
   std::string seen;
   CK_TOKEN_INFO info{}, chosen{};
   for (CK_SLOT_ID slot : slots) {
-    if (f->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
+    if (f->C_GetTokenInfo(slot, &info) != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED)) continue;
     seen += (seen.empty() ? "" : ", ") + std::string("\"") + printable(field(info.label, sizeof info.label)) +
             "\" (slot-id=" + std::to_string(slot) + ")";
     if ((uri.slot_id && *uri.slot_id != slot) || !matches(uri, info)) continue;

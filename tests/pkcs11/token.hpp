@@ -33,7 +33,7 @@ inline void write(const std::filesystem::path& p, const std::string& data, std::
 
 // Runs a shell command; returns its exit status, its output (stdout and stderr) in `out`.
 inline int sh(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  FILE* p = ::popen(("(" + cmd + ") 2>&1").c_str(), "r");
   std::string text;
   char buf[4096];
   size_t n;
