@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/pkcs11.hpp"
 #include "token.hpp"
@@ -164,6 +165,62 @@ TEST_CASE("keys imported into the token: the public key is the one imported") {
     CHECK(Pkcs11Key::open(Pkcs11Uri::parse(token().uri(std::string("object=") + label))).public_key().der() ==
           PublicKey::load(pub).der());
   }
+}
+
+// Imports an Ed25519 key with C_CreateObject, as softhsm2-util --import does (pkcs11-tool 0.23
+// cannot import Ed25519): CKA_EC_PARAMS is the RFC 8410 OID, CKA_VALUE the seed.
+void import_ed25519(const std::string& label, const std::string& id, const std::string& seed, const std::string& pub) {
+  void* lib = ::dlopen(test::kSoftHsm.c_str(), RTLD_NOW | RTLD_LOCAL);
+  REQUIRE(lib);
+  auto get = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(lib, "C_GetFunctionList"));
+  CK_FUNCTION_LIST_PTR f = nullptr;
+  REQUIRE(get(&f) == CKR_OK);
+  REQUIRE(f->C_Initialize(nullptr) == CKR_OK);
+  CK_SLOT_ID slots[8];
+  CK_ULONG n = 8;
+  REQUIRE(f->C_GetSlotList(CK_TRUE, slots, &n) == CKR_OK);
+  CK_SLOT_ID slot = slots[0];
+  for (CK_ULONG i = 0; i < n; ++i) {
+    CK_TOKEN_INFO info;
+    if (f->C_GetTokenInfo(slots[i], &info) == CKR_OK && (info.flags & CKF_TOKEN_INITIALIZED)) slot = slots[i];
+  }
+  CK_SESSION_HANDLE s = 0;
+  REQUIRE(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s) == CKR_OK);
+  std::string pin = test::kPin;
+  REQUIRE(f->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) == CKR_OK);
+  const std::string oid("\x06\x03\x2b\x65\x70", 5), point = std::string("\x04\x20", 2) + pub;
+  CK_OBJECT_CLASS priv_c = CKO_PRIVATE_KEY, pub_c = CKO_PUBLIC_KEY;
+  CK_KEY_TYPE kt = CKK_EC_EDWARDS;
+  CK_BBOOL yes = CK_TRUE;
+  auto a = [](CK_ATTRIBUTE_TYPE t, const void* p, size_t len) { return CK_ATTRIBUTE{t, const_cast<void*>(p), len}; };
+  CK_ATTRIBUTE priv_t[] = {a(CKA_CLASS, &priv_c, sizeof priv_c), a(CKA_KEY_TYPE, &kt, sizeof kt), a(CKA_TOKEN, &yes, 1),
+                           a(CKA_PRIVATE, &yes, 1), a(CKA_SIGN, &yes, 1), a(CKA_LABEL, label.data(), label.size()),
+                           a(CKA_ID, id.data(), id.size()), a(CKA_EC_PARAMS, oid.data(), oid.size()),
+                           a(CKA_VALUE, seed.data(), seed.size())};
+  CK_ATTRIBUTE pub_t[] = {a(CKA_CLASS, &pub_c, sizeof pub_c), a(CKA_KEY_TYPE, &kt, sizeof kt), a(CKA_TOKEN, &yes, 1),
+                          a(CKA_VERIFY, &yes, 1), a(CKA_LABEL, label.data(), label.size()), a(CKA_ID, id.data(), id.size()),
+                          a(CKA_EC_PARAMS, oid.data(), oid.size()), a(CKA_EC_POINT, point.data(), point.size())};
+  CK_OBJECT_HANDLE h;
+  CHECK(f->C_CreateObject(s, priv_t, sizeof priv_t / sizeof *priv_t, &h) == CKR_OK);
+  CHECK(f->C_CreateObject(s, pub_t, sizeof pub_t / sizeof *pub_t, &h) == CKR_OK);
+  f->C_CloseSession(s);
+  f->C_Finalize(nullptr);
+  ::dlclose(lib);
+}
+
+TEST_CASE("an Ed25519 key imported into the token signs exactly as PrivateKey does (RFC 8032 vector 1)") {
+  const std::string seed = *from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+  const std::string pub = *from_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  import_ed25519("imp-ed", "\x04\x01", seed, pub);
+  PrivateKey file_key = PrivateKey::from_pem(
+      "-----BEGIN PRIVATE KEY-----\n" + base64_encode(*from_hex("302e020100300506032b657004220420") + seed) +
+          "\n-----END PRIVATE KEY-----\n",
+      nullptr, "test key");
+  Pkcs11Key key = Pkcs11Key::open(Pkcs11Uri::parse(token().uri("object=imp-ed")));
+  CHECK(key.public_key().der() == file_key.public_key().der());
+  CHECK(to_hex(key.sign("")) == "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
+  for (const std::string& msg : {std::string(), std::string("DSSEv1 1 a 1 b"), std::string(100000, 'm')}) CHECK(key.sign(msg) == file_key.sign(msg));
+  sign_and_verify(token().uri("object=imp-ed"), KeyType::ed25519);
 }
 
 TEST_CASE("Pkcs11Key::generate makes each key type on the token (Ed25519 with the RFC 8410 OID)") {
