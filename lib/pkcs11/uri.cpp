@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
@@ -257,9 +258,10 @@ std::optional<std::string> find_pkcs11_module(std::string_view name) {
     if (auto m = p11kit_module(std::string(dir) + n + ".module")) return m;
   for (const char* dir : {"/usr/lib/" MODELSEAL_MULTIARCH "/pkcs11/", "/usr/lib/" MODELSEAL_MULTIARCH "/softhsm/",
                           "/usr/lib/" MODELSEAL_MULTIARCH "/"}) {
-    for (const std::string& file : {n, n + ".so", "lib" + n + ".so"})
-      if (file.ends_with(".so"))
-        if (auto m = regular_file(std::string(dir) + file)) return m;
+    const std::vector<std::string> files =
+        n.ends_with(".so") ? std::vector<std::string>{n} : std::vector<std::string>{n + ".so", "lib" + n + ".so"};
+    for (const std::string& file : files)
+      if (auto m = regular_file(std::string(dir) + file)) return m;
   }
   return std::nullopt;
 }

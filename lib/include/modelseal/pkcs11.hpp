@@ -50,7 +50,8 @@ class Pkcs11Key {
   // Loads the module, finds the one token and the one private key the URI names, logs in and
   // reads the matching public key (public key object with the same CKA_ID, else same label,
   // else a certificate with the same CKA_ID). Errors: usage (malformed or ambiguous URI, wrong
-  // PIN, no such token or key), io (module cannot be loaded, token fails).
+  // PIN, no such token or key), io (module cannot be loaded, token fails). PKCS#11 logs in per
+  // token and process: while another key of the same token is open, no PIN is checked again.
   static Pkcs11Key open(const Pkcs11Uri& uri);
 
   // Generates a key pair on the token, labelled uri.object (required) with CKA_ID uri.id (else
