@@ -34,7 +34,9 @@ std::shared_ptr<Module> Module::load(const std::string& path) {
   if (!path.starts_with("/")) throw usage_error("PKCS#11 module path is not absolute: " + path);
   auto m = std::make_shared<Module>(Token{});
   m->path_ = path;
-  m->lib_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: C_Finalize ends the module's work, but its code stays mapped, because
+  // modules leave threads and atexit handlers behind that crash a process they were unmapped from.
+  m->lib_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!m->lib_) {
     const char* why = ::dlerror();
     throw io_error("cannot load PKCS#11 module: " + path + (why ? ": " + printable(why) : std::string()),
