@@ -154,10 +154,10 @@ PublicKey find_public(const Pkcs11Key::Session& s, CK_OBJECT_HANDLE priv, KeyTyp
   CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, cert_class = CKO_CERTIFICATE;
   auto id = attribute(s, priv, CKA_ID, where);
   auto label = attribute(s, priv, CKA_LABEL, where);
-  for (const auto* key : {id ? &*id : nullptr, label ? &*label : nullptr}) {
-    if (!key || key->empty()) continue;
-    auto found = find(s, {attr(CKA_CLASS, &pub_class, sizeof pub_class), attr(key == &*id ? CKA_ID : CKA_LABEL, *key)},
-                      where);
+  const std::pair<CK_ATTRIBUTE_TYPE, const std::optional<std::string>*> keys[] = {{CKA_ID, &id}, {CKA_LABEL, &label}};
+  for (const auto& [what, value] : keys) {
+    if (!*value || (*value)->empty()) continue;
+    auto found = find(s, {attr(CKA_CLASS, &pub_class, sizeof pub_class), attr(what, **value)}, where);
     if (found.size() == 1) return public_key_object(s, found[0], type, where);
     if (found.size() > 1) throw usage_error("more than one PKCS#11 public key matches the private key: " + where);
   }
