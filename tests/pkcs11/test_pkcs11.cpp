@@ -223,6 +223,20 @@ TEST_CASE("an Ed25519 key imported into the token signs exactly as PrivateKey do
   sign_and_verify(token().uri("object=imp-ed"), KeyType::ed25519);
 }
 
+TEST_CASE("a public key object that is not the private key's: signing fails, nothing is returned") {
+  auto d = token().dir;
+  std::string a = (d / "a.pem").string(), b = (d / "b.pem").string(), bpub = (d / "b.pub").string();
+  REQUIRE(test::sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + a +
+                   " && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + b +
+                   " && openssl pkey -in " + b + " -pubout -out " + bpub) == 0);
+  token().login("--write-object " + a + " --type privkey --label mixed --id 0501");
+  token().login("--write-object " + bpub + " --type pubkey --label mixed --id 0501");
+  Pkcs11Key key = Pkcs11Key::open(Pkcs11Uri::parse(token().uri("object=mixed")));
+  Error e = error_of([&] { key.sign("message"); });
+  CHECK(e.status() == Status::io);
+  CHECK(std::string(e.what()).starts_with("PKCS#11 token made a signature that its public key does not verify: "));
+}
+
 TEST_CASE("Pkcs11Key::generate makes each key type on the token (Ed25519 with the RFC 8410 OID)") {
   for (KeyType t : {KeyType::ecdsa_p256, KeyType::ecdsa_p384, KeyType::ed25519}) {
     std::string label = "made-" + std::string(key_type_name(t));
