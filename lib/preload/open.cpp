@@ -241,8 +241,10 @@ Landed land(int dirfd, const char* path, int flags, mode_t mode) {
 
 Decision decide(const Landed& l, Use use) {
   Decision d;
-  if (l.unknown) {
-    d.reason = kUnknown;
+  if (l.unknown) {  // a folder can still be walked through: what is opened inside it is judged
+    struct stat st;
+    d.allow = use == Use::data && ::fstat(l.fd.get(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (!d.allow) d.reason = kUnknown;
     return d;
   }
   try {

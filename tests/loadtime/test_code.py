@@ -25,12 +25,14 @@ class Code(TempDirTest):
         self.write(os.path.join(self.model, "config.json"), "{}\n")
         self.lib = os.path.join(self.model, "ops", "libcustom.so")
         self.exe = os.path.join(self.model, "bin", "tool")
-        self.write(self.lib, open(MARKER_LIB, "rb").read())
-        self.write(self.exe, open(MARKER_EXE, "rb").read())
-        os.chmod(self.exe, 0o755)
         self.policy = self.write_policy("policy.json", {"keys": [{"type": "ed25519", "path": self.pub}]})
         self.marker = self.p("marker")
         self.env = self.shim_env(self.model, self.policy, MODELSEAL_TEST_MARKER=self.marker)
+
+    def put_code(self):
+        self.write(self.lib, open(MARKER_LIB, "rb").read())
+        self.write(self.exe, open(MARKER_EXE, "rb").read())
+        os.chmod(self.exe, 0o755)
 
     def marked(self):
         if not os.path.exists(self.marker):
@@ -51,7 +53,7 @@ class Code(TempDirTest):
 
     def test_unsigned_library_is_not_loaded(self):
         self.sign(self.model, self.key)            # signed without the library
-        self.write(self.lib, open(MARKER_LIB, "rb").read())
+        self.put_code()
         self.refused(run([PYTHON, "-c", CDLL, self.lib], env=self.env), "load", self.lib)
         for how in ["dlopen", "dlmopen"]:
             with self.subTest(how=how):
@@ -66,6 +68,7 @@ class Code(TempDirTest):
         self.assertEqual(self.marked(), "loaded\n")
 
     def test_signed_library_loads_the_verified_bytes(self):
+        self.put_code()
         self.sign(self.model, self.key)
         r = run([PYTHON, "-c", CDLL, self.lib], env=self.env)
         self.assertEqual(r.stdout, b"answer 42\n", r.stderr)
@@ -91,9 +94,8 @@ class Code(TempDirTest):
         self.refused(run([PYTHON, "-c", CDLL, self.lib], env=self.env), "load", self.lib)
 
     def test_unsigned_program_does_not_run(self):
-        self.sign(self.model, self.key)
-        self.write(self.exe, open(MARKER_EXE, "rb").read())
-        os.chmod(self.exe, 0o755)
+        self.sign(self.model, self.key)            # signed without the program
+        self.put_code()
         env = dict(self.env, PATH=os.path.dirname(self.exe) + ":/usr/bin:/bin")
         for how in EXECS:
             with self.subTest(how=how):
@@ -104,6 +106,7 @@ class Code(TempDirTest):
         self.refused(run(["/bin/sh", "-c", self.exe], env=self.env), "exec", self.exe)
 
     def test_signed_program_runs(self):
+        self.put_code()
         script = os.path.join(self.model, "bin", "run.sh")
         self.write(script, "#!/bin/sh\necho script ran\n")
         os.chmod(script, 0o755)

@@ -58,6 +58,7 @@ class Escapes(TempDirTest):
     def deep_tree(self, top):
         """top/d.../d.../x.bin with a path far past PATH_MAX, made with openat and mkdirat."""
         name = "d" * 200
+        os.makedirs(top, exist_ok=True)
         fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
         for _ in range(25):
             os.mkdir(name, dir_fd=fd)
