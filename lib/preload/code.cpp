@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
 #include <mutex>
 #include <string>
@@ -20,42 +21,57 @@ namespace {
 
 // The sealed copies handed to the loader stay open for the life of the process (the loader
 // may map them again, and a second dlopen of the same file must name the same copy so that
-// the loader sees one object). Keyed on the file version they were made from.
+// the loader sees one object). Keyed on the file version they were made from; a deque keeps
+// each name where it is.
+struct Kept {
+  FileIdentity id;
+  UniqueFd fd;
+  std::string name;   // /proc/self/fd/N
+};
 struct Copies {
   std::mutex mu;
-  std::vector<std::pair<FileIdentity, UniqueFd>> kept;
+  std::deque<Kept> kept;
 };
 
-// The name under which the loader opens `copy`: /proc/self/fd/N of the kept copy of this file
-// version (the one made now, unless an identical one was kept before).
-std::string keep_copy(int original, UniqueFd copy) {
+const char* keep_copy(int original, UniqueFd copy) {
   FileIdentity id = identity_of(original, "library");
   Copies& c = immortal<Copies>();
   std::lock_guard<std::mutex> lock(c.mu);
-  for (const auto& [kid, fd] : c.kept)
-    if (kid == id) return "/proc/self/fd/" + std::to_string(fd.get());
-  c.kept.emplace_back(id, std::move(copy));
-  return "/proc/self/fd/" + std::to_string(c.kept.back().second.get());
+  for (const auto& k : c.kept)
+    if (k.id == id) return k.name.c_str();
+  std::string name = "/proc/self/fd/" + std::to_string(copy.get());
+  c.kept.push_back(Kept{id, std::move(copy), std::move(name)});
+  return c.kept.back().name.c_str();
 }
 
 bool has_slash(const char* s) { return s && std::strchr(s, '/'); }
 
-// What the loader is given instead of `file`: empty to refuse, `file` itself when the shim has
-// no say (a name the loader searches for, outside every root, RTLD_NOLOAD).
-std::string loader_name(const char* file, int mode) {
-  if (!has_slash(file) || (mode & RTLD_NOLOAD)) return file ? file : "";
+}  // namespace
+
+const char* const kRefused = reinterpret_cast<const char*>(-1);
+
+// What the loader is given instead of `file`: kRefused (errno EACCES), or `file` itself when
+// the shim has no say (a name the loader searches for, outside every root, RTLD_NOLOAD).
+const char* loader_name(const char* file, int mode) noexcept {
+  if (inside_shim() || !has_slash(file) || (mode & RTLD_NOLOAD)) return file;
   CodeOpen o = open_code(AT_FDCWD, file, 0, Use::load, "load");
   if (o.kind == CodeOpen::outside) return file;
-  if (o.kind == CodeOpen::refused) return {};
+  if (o.kind == CodeOpen::refused) {
+    errno = EACCES;
+    return kRefused;
+  }
   if (!o.copy) return file;  // warn mode: logged, loaded as it is
   Inside in;
   try {
     return keep_copy(o.fd.get(), std::move(o.copy));
   } catch (...) {
     write_stderr(std::string("modelseal: load refused (cannot keep the verified copy): ") + file + "\n");
-    return {};
+    errno = EACCES;
+    return kRefused;
   }
 }
+
+namespace {
 
 // A script is run by its interpreter, which opens /dev/fd/N by name: N must survive the exec.
 void keep_open_for_script(int fd) {
@@ -108,24 +124,14 @@ std::vector<std::string> search_path(const char* file) {
 
 void* gated_dlopen(const char* file, int mode, dlopen_fn real) noexcept {
   if (!real) return nullptr;
-  if (inside_shim() || !has_slash(file)) return real(file, mode);
-  std::string name = loader_name(file, mode);
-  if (name.empty()) {
-    errno = EACCES;
-    return nullptr;
-  }
-  return real(name.c_str(), mode);
+  const char* name = loader_name(file, mode);
+  return name == kRefused ? nullptr : real(name, mode);
 }
 
 void* gated_dlmopen(Lmid_t lmid, const char* file, int mode, dlmopen_fn real) noexcept {
   if (!real) return nullptr;
-  if (inside_shim() || !has_slash(file)) return real(lmid, file, mode);
-  std::string name = loader_name(file, mode);
-  if (name.empty()) {
-    errno = EACCES;
-    return nullptr;
-  }
-  return real(lmid, name.c_str(), mode);
+  const char* name = loader_name(file, mode);
+  return name == kRefused ? nullptr : real(lmid, name, mode);
 }
 
 int gated_execveat(int dirfd, const char* path, char* const argv[], char* const envp[], int at_flags) noexcept {

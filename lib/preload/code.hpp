@@ -11,6 +11,11 @@ namespace modelseal::preload {
 using dlopen_fn = void* (*)(const char*, int);
 using dlmopen_fn = void* (*)(Lmid_t, const char*, int);
 
+// The name the loader is given for `file`: `file` itself, /proc/self/fd/N of a sealed copy of
+// exactly the verified bytes, or kRefused (errno EACCES).
+extern const char* const kRefused;
+const char* loader_name(const char* file, int mode) noexcept;
+
 void* gated_dlopen(const char* file, int mode, dlopen_fn real) noexcept;
 void* gated_dlmopen(Lmid_t lmid, const char* file, int mode, dlmopen_fn real) noexcept;
 

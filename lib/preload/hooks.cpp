@@ -245,6 +245,21 @@ static FILE* gated_tmpfile(const char* name) {
 HOOK FILE* tmpfile() { return gated_tmpfile("tmpfile"); }
 HOOK FILE* tmpfile64() { return gated_tmpfile("tmpfile64"); }
 
+#ifdef MODELSEAL_DLOPEN_TRAMPOLINE
+// dlopen and dlmopen are in dlopen_x86_64.S: they jump to the real ones, so that the loader sees
+// the caller's own return address (its RUNPATH and namespace), not the shim's.
+__attribute__((visibility("hidden"))) void* modelseal_preload_real_dlopen = nullptr;
+__attribute__((visibility("hidden"))) void* modelseal_preload_real_dlmopen = nullptr;
+__attribute__((visibility("hidden"))) const char* modelseal_preload_loader_name(const char* file, int mode) {
+  static const bool resolved = [] {
+    modelseal_preload_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
+    modelseal_preload_real_dlmopen = dlsym(RTLD_NEXT, "dlmopen");
+    return true;
+  }();
+  (void)resolved;
+  return preload::loader_name(file, mode);
+}
+#else
 HOOK void* dlopen(const char* file, int mode) {
   static const auto real = next<preload::dlopen_fn>("dlopen");
   return preload::gated_dlopen(file, mode, real);
@@ -253,6 +268,7 @@ HOOK void* dlmopen(Lmid_t lmid, const char* file, int mode) {
   static const auto real = next<preload::dlmopen_fn>("dlmopen");
   return preload::gated_dlmopen(lmid, file, mode, real);
 }
+#endif
 
 HOOK int execve(const char* path, char* const argv[], char* const envp[]) {
   return preload::gated_execveat(AT_FDCWD, path, argv, envp, 0);
