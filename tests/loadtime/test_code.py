@@ -5,6 +5,7 @@ absent); the same files once signed load and run, from exactly the verified byte
 import os
 import shutil
 import stat
+import sysconfig
 import unittest
 
 from lt import PYTHON, TempDirTest, run
@@ -130,6 +131,21 @@ class Code(TempDirTest):
         data[len(data) // 2] ^= 1
         self.write(self.exe, bytes(data))
         self.refused(run([EXEC_PROBE, "execve", self.exe], env=self.env), "exec", self.exe)
+
+    def test_extension_module_import(self):
+        self.sign(self.model, self.key)
+        ext = os.path.join(self.model, "ops", "evilmod" + sysconfig.get_config_var("EXT_SUFFIX"))
+        self.write(ext, open(MARKER_LIB, "rb").read())
+        code = "import sys; sys.path.insert(0, sys.argv[1]); import evilmod"
+        r = run([PYTHON, "-c", code, os.path.dirname(ext)], env=self.env)
+        self.refused(r, "load", ext)
+        self.assertIn(b"ImportError", r.stderr)
+
+    def test_loader_search_is_the_callers(self):
+        # A name without a slash is searched by the loader with the caller's RUNPATH (the
+        # probe's names the folder of the marker library), as without the shim.
+        r = run([EXEC_PROBE, "dlopen", os.path.basename(MARKER_LIB)], env=self.env)
+        self.assertEqual(r.stdout, b"answer 42\n", r.stderr)
 
     def test_outside_the_roots_untouched(self):
         self.sign(self.model, self.key)
