@@ -86,9 +86,36 @@ long sys_execveat(int dirfd, const char* path, char* const argv[], char* const e
   return ::syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 }
 
+// The interpreter a script names on its #! line ("" if none): the kernel opens it by name, so
+// one below a root is judged like the script.
+std::string interpreter_of(int dirfd, const char* path, int at_flags) {
+  Inside in;
+  std::string self;
+  if (!*path && (at_flags & AT_EMPTY_PATH)) {
+    self = "/proc/self/fd/" + std::to_string(dirfd);
+    path = self.c_str();
+    dirfd = AT_FDCWD;
+  }
+  UniqueFd fd(::openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  char head[256];
+  ssize_t n = fd ? ::pread(fd.get(), head, sizeof head, 0) : -1;
+  if (n < 3 || head[0] != '#' || head[1] != '!') return {};
+  std::string_view line(head + 2, static_cast<size_t>(n - 2));
+  line = line.substr(0, line.find('\n'));
+  size_t start = line.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return {};
+  line = line.substr(start);
+  return std::string(line.substr(0, line.find_first_of(" \t")));
+}
+
 // Runs `path` if the shim lets it; sets `refused` when the shim said no.
 int exec_one(int dirfd, const char* path, char* const argv[], char* const envp[], int at_flags, bool& refused) {
   CodeOpen o = open_code(dirfd, path, at_flags, Use::exec, "exec");
+  if (o.kind != CodeOpen::refused && !inside_shim() && !config().roots.empty()) {
+    std::string interp = interpreter_of(o.fd ? o.fd.get() : dirfd, o.fd ? "" : path, o.fd ? AT_EMPTY_PATH : at_flags);
+    if (!interp.empty() && open_code(AT_FDCWD, interp.c_str(), 0, Use::exec, "exec").kind == CodeOpen::refused)
+      o.kind = CodeOpen::refused;
+  }
   if (o.kind == CodeOpen::refused) {
     refused = true;
     errno = EACCES;
@@ -201,6 +228,9 @@ int gated_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* 
   }
   CodeOpen o = open_code(AT_FDCWD, chosen.c_str(), 0, Use::exec, "exec");
   if (o.kind == CodeOpen::refused) return EACCES;
+  std::string interp = interpreter_of(AT_FDCWD, chosen.c_str(), 0);
+  if (!interp.empty() && open_code(AT_FDCWD, interp.c_str(), 0, Use::exec, "exec").kind == CodeOpen::refused)
+    return EACCES;
   if (o.kind == CodeOpen::outside) return real_spawn(pid, chosen.c_str(), actions, attr, argv, envp);
   // The child runs the verified descriptor (the magic link names the open file, not a path).
   keep_open_for_script(o.fd.get());

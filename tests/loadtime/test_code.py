@@ -105,6 +105,13 @@ class Code(TempDirTest):
         r = run([PYTHON, "-c", "import subprocess, sys; subprocess.run([sys.argv[1]])", self.exe], env=self.env)
         self.refused(r, "exec", self.exe)
         self.refused(run(["/bin/sh", "-c", self.exe], env=self.env), "exec", self.exe)
+        # A script outside the root whose #! interpreter is the unsigned program.
+        script = self.p("outside.sh")
+        self.write(script, "#!%s\n" % self.exe)
+        os.chmod(script, 0o755)
+        for how in ["execve", "posix_spawn"]:
+            with self.subTest(how=how, script=True):
+                self.refused(run([EXEC_PROBE, how, script], env=env), "exec", self.exe)
 
     def test_signed_program_runs(self):
         self.put_code()
