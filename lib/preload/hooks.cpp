@@ -44,6 +44,7 @@ int fopen_flags(const char* mode) {
   return flags;
 }
 
+// (A descriptor closed on the way out keeps errno: a successful close(2) does not change it.)
 using fopen_fn = FILE* (*)(const char*, const char*);
 
 FILE* gated_fopen(const char* path, const char* mode, fopen_fn real) {
@@ -53,14 +54,10 @@ FILE* gated_fopen(const char* path, const char* mode, fopen_fn real) {
     errno = ENOSYS;
     return nullptr;
   }
-  int fd = gated_openat(AT_FDCWD, path, fopen_flags(mode), 0666);
-  if (fd < 0) return nullptr;
-  FILE* f = fdopen(fd, mode);
-  if (!f) {
-    int err = errno;
-    close(fd);
-    errno = err;
-  }
+  modelseal::UniqueFd fd(gated_openat(AT_FDCWD, path, fopen_flags(mode), 0666));
+  if (!fd) return nullptr;
+  FILE* f = fdopen(fd.get(), mode);
+  if (f) fd.release();
   return f;
 }
 
@@ -81,22 +78,18 @@ FILE* gated_freopen(const char* path, const char* mode, FILE* stream, freopen_fn
     own = "/proc/self/fd/" + std::to_string(fileno(stream));
     path = own.c_str();
   }
-  int fd = gated_openat(AT_FDCWD, path, fopen_flags(mode) | O_CLOEXEC, 0666);
-  if (fd < 0) {
+  modelseal::UniqueFd fd(gated_openat(AT_FDCWD, path, fopen_flags(mode) | O_CLOEXEC, 0666));
+  if (!fd) {
     int err = errno;
     fclose(stream);  // freopen closes the stream when the new open fails
     errno = err;
     return nullptr;
   }
-  std::string self = "/proc/self/fd/" + std::to_string(fd);
+  std::string self = "/proc/self/fd/" + std::to_string(fd.get());
   // The stream's mode truncates or creates nothing new: the file exists and was judged.
   std::string m = mode;
   if (m[0] == 'w') m[0] = 'r', m.insert(1, "+");
-  FILE* f = real(self.c_str(), m.c_str(), stream);
-  int err = errno;
-  close(fd);
-  errno = err;
-  return f;
+  return real(self.c_str(), m.c_str(), stream);
 }
 
 // mkstemp(3) and its kin: the names are made here and each create goes through the shim.
@@ -202,13 +195,9 @@ HOOK FILE* freopen64(const char* path, const char* mode, FILE* stream) {
 
 // truncate(2) rewrites a file in place: it is an open for writing.
 static int gated_truncate(const char* path, off64_t length) {
-  int fd = gated_openat(AT_FDCWD, path, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int rc = ftruncate64(fd, length);
-  int err = errno;
-  close(fd);
-  errno = err;
-  return rc;
+  modelseal::UniqueFd fd(gated_openat(AT_FDCWD, path, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0));
+  if (!fd) return -1;
+  return ftruncate64(fd.get(), length);
 }
 HOOK int truncate(const char* path, off_t length) { return gated_truncate(path, length); }
 HOOK int truncate64(const char* path, off64_t length) { return gated_truncate(path, length); }
