@@ -174,7 +174,8 @@ class Escapes(TempDirTest):
                 "except PermissionError: print('refused')\n"
                 "w.stdin.write(b'end\\n'); w.stdin.close(); w.wait()\n")
         r = self.py(code, self.w, writer, env=dict(self.env, MODELSEAL_VERBOSE="1"))
-        self.assertEqual(r.stdout, b"identity unchanged\nrefused\n", r.stderr)
+        # (Should the kernel write the page back meanwhile, the next store changes the times too.)
+        self.assertIn(r.stdout, [b"identity unchanged\nrefused\n", b"identity changed\nrefused\n"], r.stderr)
         self.assertIn("modelseal: open refused (modified: sha256 is", r.stderr.decode())
         # With no writer, re-opens are served from the cache.
         shutil.copyfile(self.w, self.p("w.tampered"))
