@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "config.hpp"
-#include "gate.hpp"
+#include "open.hpp"
+#include "paths.hpp"
 
 namespace modelseal::preload {
 
@@ -39,7 +40,7 @@ const char* keep_copy(int original, UniqueFd copy) {
   std::lock_guard<std::mutex> lock(c.mu);
   for (const auto& k : c.kept)
     if (k.id == id) return k.name.c_str();
-  std::string name = "/proc/self/fd/" + std::to_string(copy.get());
+  std::string name = proc_fd(copy.get());
   c.kept.push_back(Kept{id, std::move(copy), std::move(name)});
   return c.kept.back().name.c_str();
 }
@@ -92,7 +93,7 @@ std::string interpreter_of(int dirfd, const char* path, int at_flags) {
   Inside in;
   std::string self;
   if (!*path && (at_flags & AT_EMPTY_PATH)) {
-    self = "/proc/self/fd/" + std::to_string(dirfd);
+    self = proc_fd(dirfd);
     path = self.c_str();
     dirfd = AT_FDCWD;
   }
@@ -234,7 +235,7 @@ int gated_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* 
   if (o.kind == CodeOpen::outside) return real_spawn(pid, chosen.c_str(), actions, attr, argv, envp);
   // The child runs the verified descriptor (the magic link names the open file, not a path).
   keep_open_for_script(o.fd.get());
-  std::string self = "/proc/self/fd/" + std::to_string(o.fd.get());
+  std::string self = proc_fd(o.fd.get());
   return real_spawn(pid, self.c_str(), actions, attr, argv, envp);
 }
 

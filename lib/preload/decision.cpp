@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.hpp"
+#include "paths.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/scan.hpp"
 
@@ -36,7 +37,7 @@ void write_all(int fd, const uint8_t* data, size_t len) {
 UniqueFd read_only_copy(UniqueFd& copy) {
   constexpr int kSeals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL;
   if (::fcntl(copy.get(), F_ADD_SEALS, kSeals) != 0) throw errno_error("cannot seal", "memfd", errno);
-  std::string self = "/proc/self/fd/" + std::to_string(copy.get());
+  std::string self = proc_fd(copy.get());
   UniqueFd ro(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
   if (ro) return ro;
   ::lseek(copy.get(), 0, SEEK_SET);

@@ -18,7 +18,8 @@
 
 #include "code.hpp"
 #include "config.hpp"
-#include "gate.hpp"
+#include "open.hpp"
+#include "paths.hpp"
 
 using modelseal::preload::gated_openat;
 namespace preload = modelseal::preload;
@@ -75,7 +76,7 @@ FILE* gated_freopen(const char* path, const char* mode, FILE* stream, freopen_fn
     return real(path, mode, stream);
   std::string own;
   if (!path) {
-    own = "/proc/self/fd/" + std::to_string(fileno(stream));
+    own = modelseal::preload::proc_fd(fileno(stream));
     path = own.c_str();
   }
   modelseal::UniqueFd fd(gated_openat(AT_FDCWD, path, fopen_flags(mode) | O_CLOEXEC, 0666));
@@ -85,10 +86,9 @@ FILE* gated_freopen(const char* path, const char* mode, FILE* stream, freopen_fn
     errno = err;
     return nullptr;
   }
-  std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+  std::string self = modelseal::preload::proc_fd(fd.get());
   // The stream's mode truncates or creates nothing new: the file exists and was judged.
-  std::string m = mode;
-  if (m[0] == 'w') m[0] = 'r', m.insert(1, "+");
+  const std::string m = mode[0] == 'w' ? std::string("r+") + (mode + 1) : std::string(mode);
   return real(self.c_str(), m.c_str(), stream);
 }
 

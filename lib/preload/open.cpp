@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "config.hpp"
-#include "gate.hpp"
+#include "open.hpp"
 #include "modelseal/audit.hpp"
 #include "paths.hpp"
 
@@ -328,7 +328,7 @@ CodeOpen open_code(int dirfd, const char* path, int at_flags, Use use, const cha
     // An empty path with AT_EMPTY_PATH is the descriptor itself: name it through /proc.
     std::string self;
     if (!*path && (at_flags & AT_EMPTY_PATH)) {
-      self = "/proc/self/fd/" + std::to_string(dirfd);
+      self = proc_fd(dirfd);
       path = self.c_str();
       dirfd = AT_FDCWD;
     }

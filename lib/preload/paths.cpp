@@ -40,6 +40,8 @@ std::string fd_path(int fd, bool* unknown) {
   return std::string(target, static_cast<size_t>(n));
 }
 
+std::string proc_fd(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
 std::string base_dir(int dirfd) {
   if (dirfd != AT_FDCWD) return fd_path(dirfd);
   char buf[PATH_MAX + 1];

@@ -18,6 +18,9 @@ std::string normalize(std::string_view base, std::string_view path);
 // given, tells the two apart: true when the kernel could not name it (a path past PATH_MAX).
 std::string fd_path(int fd, bool* unknown = nullptr);
 
+// "/proc/self/fd/N": the name of an open descriptor that the kernel resolves to its open file.
+std::string proc_fd(int fd);
+
 // The directory a relative path starts from: the working directory for AT_FDCWD, else the
 // path of `dirfd`. Empty if unknown.
 std::string base_dir(int dirfd);
