@@ -31,13 +31,16 @@ std::string normalize(std::string_view base, std::string_view path) {
   return out.empty() ? std::string("/") : out;
 }
 
-std::string fd_path(int fd) {
+std::string fd_path(int fd, bool* unknown) {
   char link[40], target[PATH_MAX + 1];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = ::readlink(link, target, PATH_MAX);
-  if (n <= 0 || target[0] != '/') return {};
+  if (unknown) *unknown = n <= 0 || n >= PATH_MAX;
+  if (n <= 0 || n >= PATH_MAX || target[0] != '/') return {};
   return std::string(target, static_cast<size_t>(n));
 }
+
+std::string proc_fd(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 std::string base_dir(int dirfd) {
   if (dirfd != AT_FDCWD) return fd_path(dirfd);

@@ -14,8 +14,12 @@ namespace modelseal::preload {
 std::string normalize(std::string_view base, std::string_view path);
 
 // The kernel's path of an open descriptor (readlink of /proc/self/fd/N); empty if unknown or if
-// the descriptor is not a file in the file system (pipe, socket, anonymous).
-std::string fd_path(int fd);
+// the descriptor is not a file in the file system (pipe, socket, anonymous). `unknown`, if
+// given, tells the two apart: true when the kernel could not name it (a path past PATH_MAX).
+std::string fd_path(int fd, bool* unknown = nullptr);
+
+// "/proc/self/fd/N": the name of an open descriptor that the kernel resolves to its open file.
+std::string proc_fd(int fd);
 
 // The directory a relative path starts from: the working directory for AT_FDCWD, else the
 // path of `dirfd`. Empty if unknown.

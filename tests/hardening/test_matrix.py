@@ -120,7 +120,45 @@ class Matrix(CliTest):
             write(self.path(d + "added.bin"), b"x")
             self.expect("unlisted file", d + "added.bin", shim_file=d + "added.bin")
         self.signature_fields()
+        self.shim_escapes()
         print(f"tamper matrix: {self.cases['verify']} verify cases, {self.cases['shim']} shim opens", flush=True)
+
+    def shim_escapes(self):
+        """Unsigned code and the opening entries beyond open/fopen (issue 12): each is refused."""
+        if not os.path.exists(SHIM):
+            return
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSEAL_")}
+        env.update(shim_preload(), MODELSEAL_POLICY=self.policy, MODELSEAL_ROOTS=self.model)
+        libc = "import ctypes, os, sys; c = ctypes.CDLL(None, use_errno=True); "
+        shutil.copy("/bin/true", self.path("added-tool"))
+        libz = [p for p in ("/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1")
+                if os.path.exists(p)]
+        if libz:
+            shutil.copy(libz[0], self.path("weights/added.so"))
+        cases = [
+            ("exec of an unlisted program", [sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.argv[1]])",
+                                             self.path("added-tool")]),
+            ("freopen of an unlisted file", [sys.executable, "-c", libc + "sys.exit(0 if c.freopen(sys.argv[1].encode(), "
+                                             "b'r', ctypes.c_void_p.in_dll(c, 'stdin')) else 1)", self.path("added-tool")]),
+            ("mkstemp in the root", [sys.executable, "-c", libc + "sys.exit(0 if c.mkstemp(ctypes.create_string_buffer("
+                                     "sys.argv[1].encode())) >= 0 else 1)", self.path("tXXXXXX")]),
+            ("mkdtemp in the root", [sys.executable, "-c", libc + "c.mkdtemp.restype = ctypes.c_void_p; sys.exit(0 if "
+                                     "c.mkdtemp(ctypes.create_string_buffer(sys.argv[1].encode())) else 1)",
+                                     self.path("dXXXXXX")]),
+            ("truncate of a listed file", [sys.executable, "-c", libc + "sys.exit(c.truncate(sys.argv[1].encode(), 0))",
+                                           self.path("config.json")]),
+        ]
+        if libz:
+            cases.append(("dlopen of an unlisted library", [sys.executable, "-c", "import ctypes, sys; ctypes.CDLL(sys.argv[1])",
+                                                            self.path("weights/added.so")]))
+        for what, argv in cases:
+            p = subprocess.run(argv, capture_output=True, env=env, timeout=30)
+            self.assertNotEqual(p.returncode, 0, f"shim let {what} through: {p.stderr!r}")
+            self.assertIn(b"refused (", p.stderr, what)
+            self.cases["shim"] += 1
+        self.assertEqual(os.path.getsize(self.path("config.json")), len(self.FILES["config.json"]))
+        self.assertFalse([n for n in os.listdir(self.model) if n[0] in "td" and len(n) == 7])
+        self.reset()
 
     def signature_fields(self):
         sig_path = self.path("model.sig")

@@ -1,0 +1,50 @@
+// The shim's configuration, read from the environment once, when the shim is loaded: every
+// path made absolute against the working directory of that moment, and the trust policy loaded
+// then (a later chdir cannot change what is protected or whom it trusts).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modelseal/policy.hpp"
+
+namespace modelseal::preload {
+
+struct Config {
+  std::vector<std::string> roots;   // MODELSEAL_ROOTS, absolute and normalised, symlinks kept
+  std::optional<Policy> policy;     // MODELSEAL_POLICY or MODELSEAL_PUBLIC_KEY
+  std::string policy_error;         // why there is no policy
+  bool warn = false, scan = false, verbose = false;
+  uint64_t copy_max = 0;            // MODELSEAL_PRIVATE_COPY_MAX
+};
+
+// Read on the first call (the shim's constructor makes that its load); never destroyed.
+const Config& config() noexcept;
+
+// Writes one whole line to standard error, bypassing stdio.
+void write_stderr(const std::string& line) noexcept;
+
+// True while the calling thread is inside the shim: its own opens pass straight through.
+bool inside_shim() noexcept;
+
+// Marks the calling thread as inside the shim for its lifetime.
+class Inside {
+ public:
+  Inside() noexcept;
+  ~Inside();
+  Inside(const Inside&) = delete;
+  Inside& operator=(const Inside&) = delete;
+};
+
+// Objects that live as long as the process and are never destroyed: hooks run during exit too,
+// after static destructors would have run.
+template <typename T>
+T& immortal() {
+  alignas(T) static unsigned char storage[sizeof(T)];
+  static T* object = ::new (storage) T();
+  return *object;
+}
+
+}  // namespace modelseal::preload

@@ -1,0 +1,145 @@
+#include "decision.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.hpp"
+#include "paths.hpp"
+#include "modelseal/content.hpp"
+#include "modelseal/formats.hpp"
+#include "modelseal/scan.hpp"
+
+namespace modelseal::preload {
+
+namespace {
+
+// A sealed in-memory copy of `fd`'s content, filled while it is hashed.
+UniqueFd make_copy(std::string_view name) {
+  std::string label = "modelseal:" + std::string(name.substr(name.rfind('/') + 1));
+  return UniqueFd(static_cast<int>(::syscall(SYS_memfd_create, label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING)));
+}
+
+void write_all_at(int fd, const uint8_t* data, size_t len, uint64_t off) {
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw errno_error("cannot copy", "memfd", errno);
+    data += n;
+    off += static_cast<uint64_t>(n);
+    len -= static_cast<size_t>(n);
+  }
+}
+
+// A read-only description of the sealed copy, so the caller cannot even try to write.
+UniqueFd read_only_copy(UniqueFd& copy) {
+  constexpr int kSeals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL;
+  if (::fcntl(copy.get(), F_ADD_SEALS, kSeals) != 0) throw errno_error("cannot seal", "memfd", errno);
+  std::string self = proc_fd(copy.get());
+  UniqueFd ro(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+  if (ro) return ro;
+  ::lseek(copy.get(), 0, SEEK_SET);
+  return std::move(copy);
+}
+
+std::string scan_verdict(int fd, std::string_view name) {
+  try {
+    scan::FileReport rep = scan::scan_fd(fd, std::string(name));
+    if (!scan::blocks_trust(rep)) return {};
+    std::string block = "the scanner flags it as " + std::string(scan::to_string(rep.verdict));
+    if (!rep.findings.empty()) block += ": " + rep.findings.front().what;
+    else if (!rep.error.empty()) block += ": " + rep.error;
+    return block;
+  } catch (const std::exception& e) {
+    return std::string("cannot scan: ") + e.what();
+  }
+}
+
+}  // namespace
+
+void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use use, Decision& d) {
+  const Config& c = config();
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    d.reason = std::string("cannot stat: ") + std::strerror(errno);
+    return;
+  }
+  if (S_ISDIR(st.st_mode) && use == Use::data) {  // listing a model directory reveals nothing unverified
+    d.allow = true;
+    return;
+  }
+  if (!root) {
+    d.reason = "the protected root names nothing now";
+    return;
+  }
+  if (!root->single_file && name == kDefaultSignatureName && use == Use::data) {  // the signature stays readable
+    d.allow = true;
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    d.reason = "not a regular file";
+    return;
+  }
+  std::string error;
+  d.model = model_of(*root, error);
+  if (!d.model) {
+    d.reason = error;
+    return;
+  }
+  const VerifiedModel& vm = *d.model;
+  if (via_symlink && !vm.manifest().serialization.allow_symlinks) {
+    d.reason = "reached through a symlink, which the signature does not allow";
+    return;
+  }
+  if (vm.resources_for(name).empty() && c.policy->insecure_ignore_unlisted_files() && use == Use::data) {
+    d.allow = true;
+    d.reason = "not in the signature, allowed unverified by the policy (unlisted_files: insecure-ignore)";
+    return;
+  }
+  FileIdentity id = identity_of(fd, std::string(name));
+  ContentCheck want = ContentCheck::of(vm, name, id.size, std::string(name));
+  const bool copy = use == Use::load || (c.copy_max > 0 && id.size <= c.copy_max);
+  std::optional<Hashed> known;
+  // A cache hit needs the same file version and no writer now: a writable shared mapping can
+  // change bytes without changing the version (see no_writer()).
+  if (!copy) {
+    auto k = cached(id);
+    if (k && k->ranges == want.ranges() && no_writer(fd)) known = std::move(k);
+  }
+  bool cacheable = false;
+  if (!known) {
+    const bool quiet_before = no_writer(fd);
+    UniqueFd copy_fd;
+    OffsetSink sink;
+    if (copy) {
+      copy_fd = make_copy(name);
+      if (!copy_fd) throw errno_error("cannot make a private copy", std::string(name), errno);
+      sink = [&](uint64_t off, const uint8_t* data, size_t len) { write_all_at(copy_fd.get(), data, len, off); };
+    }
+    d.hashed = true;
+    // The one content checker: the shards of the file are hashed in parallel through `fd`.
+    known = Hashed{want.ranges(), check_fd(want, fd, 0, sink), std::nullopt};
+    cacheable = quiet_before && no_writer(fd);
+    if (copy) d.replacement = read_only_copy(copy_fd);
+  } else {
+    want.compare(known->digests);
+  }
+  bool scanned = false;
+  if (c.scan && !known->scan_block) {
+    known->scan_block = scan_verdict(d.replacement ? d.replacement.get() : fd, name);
+    scanned = true;
+  }
+  if (cacheable || (scanned && !d.hashed)) remember(id, *known);
+  if (known->scan_block && !known->scan_block->empty()) {
+    d.replacement = UniqueFd();
+    d.reason = *known->scan_block;
+    return;
+  }
+  d.allow = true;
+}
+
+}  // namespace modelseal::preload
