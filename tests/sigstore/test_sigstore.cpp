@@ -343,3 +343,20 @@ TEST_CASE("checkpoints: C2SP signed notes") {
   for (const std::string& bad : bads) CHECK_THROWS_AS(Checkpoint::parse(bad, "t"), Error);
   CHECK(Checkpoint::parse("o\n1\n" + root + "\nextra\n\n\xe2\x80\x94 n AAAAAAAA\n", "t").note_text == "o\n1\n" + root + "\nextra\n");
 }
+
+TEST_CASE("the OMS specification's vectors, as far as these primitives go") {
+  const std::string dir = env_or("MODELSEAL_SOURCE", ".") + "/tests/data/oms-spec/test-vectors/v1.0/";
+  const TrustedRoot root = TrustedRoot::load(root_path());
+  json b = json::parse(slurp(dir + "valid/sigstore.bundle.json"));
+  CHECK(sigstore_of(b, root).identity == "stefanb@us.ibm.com");
+  b = json::parse(slurp(dir + "valid/certificate.bundle.json"));
+  VerificationMaterial vm = VerificationMaterial::parse(b["verificationMaterial"], "spec");
+  Envelope env = Envelope::from_json(b["dsseEnvelope"], "spec");
+  CertifiedSigner s = verify_certificate_chain(vm, {pem_file("ca-cert.pem")}, std::nullopt);
+  CHECK_NOTHROW(verify_dsse_with_certified_key(s.key, env, env.signatures[0], true));
+  b = json::parse(slurp(dir + "invalid/missing-tlog-entries.bundle.json"));
+  CHECK(has(refusal([&] { sigstore_of(b, root); }), "exactly one transparency log entry"));
+  b = json::parse(slurp(dir + "invalid/missing-verification-material.bundle.json"));
+  CHECK(!b.contains("verificationMaterial"));
+  CHECK(has(refusal([&] { VerificationMaterial::parse(json(), "spec"); }), "expected an object"));
+}
