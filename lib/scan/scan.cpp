@@ -336,6 +336,9 @@ nlohmann::json to_json(const std::vector<FileReport>& reports) {
     else ++unknown;
   }
   bool ok = std::none_of(reports.begin(), reports.end(), blocks_trust);
+  // Names and members come from the files: bytes that are not UTF-8 become U+FFFD, so the
+  // report can always be written.
+  files = nlohmann::json::parse(files.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return {{"version", 1},
           {"files", std::move(files)},
           {"summary", {{"files", reports.size()}, {"safe", safe}, {"unsafe", unsafe}, {"unknown", unknown},

@@ -1,0 +1,261 @@
+"""Evasion samples built from the loaders' own behaviour (CPython's pickle, torch.load, joblib,
+numpy, tarfile, zipfile, h5py, json): each one is first proven to run a harmless marker under
+the real loader, then `modelseal scan` must flag it and `modelseal sign` must refuse it.
+Also: random binary data gives no finding above low, and a benign corpus passes.
+
+usage: test_scan_evasions.py  (MODELSEAL_BUILD points at the build folder)"""
+import io
+import json
+import os
+import pickle
+import random
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import unittest
+import zipfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
+from harness import CliTest, run, write  # noqa: E402
+
+PY = "/usr/bin/python3"
+
+
+class Marker:
+    """os.system('touch PATH'): the loader ran it when PATH exists."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, ("touch " + self.path,))
+
+
+def evil(marker, protocol=2):
+    return pickle.dumps(Marker(marker), protocol=protocol)
+
+
+def tar_header(name, size, typeflag, v7=False, signed=False):
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108] = b"0000644\0"
+    h[108:116] = b"0000000\0"
+    h[116:124] = b"0000000\0"
+    h[124:136] = b"%011o\0" % size
+    h[136:148] = b"00000000000\0"
+    h[156:157] = typeflag
+    if not v7:
+        h[257:265] = b"ustar\x0000"
+    h[148:156] = b" " * 8
+    total = 256 + sum((x - 256 if x > 127 else x) if signed else x for i, x in enumerate(h) if not 148 <= i < 156)
+    h[148:156] = b"%06o\0 " % total
+    return bytes(h)
+
+
+def tar_member(name, data, typeflag=b"0", v7=False, signed=False):
+    pad = (-len(data)) % 512
+    return tar_header(name, len(data), typeflag, v7, signed) + data + b"\0" * pad
+
+
+def npy(descr_literal, body):
+    header = ("{'descr': %s, 'fortran_order': False, 'shape': (1,), }" % descr_literal).encode()
+    header += b" " * ((-(10 + len(header) + 1)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
+
+
+def zip_bytes(members):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def safetensors_bytes():
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * ((-len(header)) % 8)
+    return struct.pack("<Q", len(header)) + header + b"\0" * 8
+
+
+# name -> (builder(marker, folder) -> bytes written to folder/name, loader code run as PY -c;
+# the loader gets the file as sys.argv[1]).
+PICKLE_LOAD = "import pickle,sys; pickle.load(open(sys.argv[1],'rb'))"
+SAMPLES = {
+    # CPython's text integers: int() spellings for memo keys, and the C unpickler's NUL end.
+    "memo_key_spellings.pkl": (lambda m, d: b"cos\nsystem\np 1_0\n0g+10\n(V" + b"touch " + m.encode() + b"\ntR.",
+                               PICKLE_LOAD),
+    "memo_key_nul.pkl": (lambda m, d: b"cos\nsystem\np7\x00 junk\n0g7\n(Vtouch " + m.encode() + b"\ntR.", PICKLE_LOAD),
+    # torch's legacy magic number spelled as INT text: the main pickle runs under torch.load.
+    "legacy_magic_int.bin": (lambda m, d: b"I119547037146038801333356\n." + pickle.dumps(1001, protocol=2) +
+                             pickle.dumps({}, protocol=2) + evil(m) + pickle.dumps([], protocol=2),
+                             "import torch,sys; torch.load(sys.argv[1])"),
+    "legacy_magic_long_hex.bin": (lambda m, d: b"L0x1950A86A20F9469CFC6CL\n." + pickle.dumps(1001, protocol=2) +
+                                  pickle.dumps({}, protocol=2) + evil(m) + pickle.dumps([], protocol=2),
+                                  "import torch,sys; torch.load(sys.argv[1])"),
+    # An unregistered extension code never runs, but one registered by an earlier call does.
+    "ext_after_copyreg.pkl": (lambda m, d: b"\x80\x02ccopyreg\nadd_extension\n(Vos\nVsystem\nK\x07tR0" +
+                              b"\x82\x07(Vtouch " + m.encode() + b"\ntR.", PICKLE_LOAD),
+    # Two pickles in one stream: a loader reading twice runs the second.
+    "second_pickle.pkl": (lambda m, d: pickle.dumps([1, 2], protocol=2) + evil(m),
+                          "import pickle,sys; f=open(sys.argv[1],'rb'); pickle.load(f); pickle.load(f)"),
+    # joblib's compressed files, one per compressor it writes.
+    **{"joblib_%s.pkl" % c: ((lambda c: lambda m, d: joblib_dump(Marker(m), c, d))(c),
+                             "import joblib,sys; joblib.load(sys.argv[1])")
+       for c in ("zlib", "gzip", "bz2", "xz", "lzma")},
+    # tarfile: a V7 header, a signed checksum, an unknown type flag read as a regular file.
+    "v7_unknown_type.tar": (lambda m, d: tar_member(b"m\xf6del.pkl", evil(m), b"Z", v7=True, signed=True) + b"\0" * 1024,
+                            "import tarfile,pickle,sys; t=tarfile.open(sys.argv[1]); "
+                            "pickle.load(t.extractfile(t.getmembers()[0]))"),
+    # zipfile: an archive appended to a safetensors file, found from the end.
+    "appended.safetensors": (lambda m, d: safetensors_bytes() + zip_bytes([("archive/data.pkl", evil(m))]),
+                             "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('archive/data.pkl'))"),
+    # zipfile: data prepended to an archive (offsets shifted), and a duplicate name (last wins).
+    "prepended.zip": (lambda m, d: b"\0" * 100 + zip_bytes([("data.pkl", evil(m))]),
+                      "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('data.pkl'))"),
+    "duplicate_names.zip": (lambda m, d: zip_bytes([("data.pkl", pickle.dumps(1)), ("data.pkl", evil(m))]),
+                            "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('data.pkl'))"),
+    # numpy: object dtype in spellings a token match misses.
+    "descr_object_word.npy": (lambda m, d: npy("'object'", evil(m)),
+                              "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)"),
+    "descr_escaped.npy": (lambda m, d: npy("'\\x4f'", evil(m)),
+                          "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)"),
+    "descr_structured.npy": (lambda m, d: npy("[('x', '|O')]", evil(m)),
+                             "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)"),
+    # HDF5 with a user block that is a pickle: h5py opens it, and so does pickle.load.
+    "userblock.h5": (lambda m, d: h5_with_userblock(evil(m), d), PICKLE_LOAD),
+}
+
+
+def joblib_dump(obj, compressor, folder):
+    import joblib
+    path = os.path.join(folder, "tmp.joblib")
+    joblib.dump(obj, path, compress=(compressor, 3))
+    with open(path, "rb") as f:
+        data = f.read()
+    os.unlink(path)
+    return data
+
+
+def h5_with_userblock(payload, folder):
+    import h5py
+    path = os.path.join(folder, "tmp.h5")
+    with h5py.File(path, "w", userblock_size=512) as f:
+        f["w"] = [1.0, 2.0]
+    with open(path, "r+b") as f:
+        f.write(payload)
+    with open(path, "rb") as f:
+        data = f.read()
+    os.unlink(path)
+    return data
+
+
+def scan_json(path):
+    r = run("scan", "--json", path)
+    return r, json.loads(r.out)
+
+
+class Evasions(CliTest):
+    def test_each_sample_runs_under_its_loader_and_is_refused(self):
+        caught = 0
+        for name, (build, loader) in SAMPLES.items():
+            with self.subTest(sample=name):
+                folder = os.path.join(self.tmp, "m-" + name)
+                os.makedirs(folder)
+                marker = os.path.join(self.tmp, "ran-" + name)
+                path = os.path.join(folder, name)
+                write(path, build(marker, self.tmp))
+                # The loader really runs the payload.
+                p = subprocess.run([PY, "-c", loader, path], capture_output=True, cwd=self.tmp, timeout=120)
+                self.assertTrue(os.path.exists(marker), "%s: loader did not run the marker: %s" % (name, p.stderr[-400:]))
+                # The scanner flags it, and sign refuses the folder.
+                r, report = scan_json(path)
+                self.assertEqual(r.rc, 1, "%s: %s" % (name, r.out))
+                self.assertEqual(report["files"][0]["verdict"], "unsafe")
+                s = run("sign", folder, "-k", self.key, "-q")
+                self.assertEqual(s.rc, 1, "%s: sign did not refuse: %s" % (name, s.err))
+                self.assertFalse(os.path.exists(os.path.join(folder, "model.sig")))
+                caught += 1
+        print("malicious caught: %d/%d" % (caught, len(SAMPLES)), file=sys.stderr)
+
+    def test_keras_json_as_json_loads_reads_it(self):
+        layer = {"class_name": "Dense", "config": {"name": "d"}}
+        texts = {
+            # Repeated keys: json.loads keeps the last.
+            "dup.json": b'{"class_name": "Dense", "config": {"name": "x"}, "class_name": "Lambda"}',
+            "bom.json": b"\xef\xbb\xbf" + json.dumps({"class_name": "Lambda", "config": {"name": "x"}}).encode(),
+            "utf16.json": json.dumps({"class_name": "Lambda", "config": {"name": "x"}}).encode("utf-16"),
+            "utf32be.json": json.dumps({"class_name": "Lambda", "config": {}}).encode("utf-32-be"),
+            "nan.json": b'{"w": NaN, "v": -Infinity, "layers": [{"class_name": "Lambda", "config": {}}]}',
+            "surrogate.json": b'{"n": "\\ud800", "layers": [{"class_name": "\\u004cambda", "config": {}}]}',
+            "deep.json": b'{"a":' * 200 + json.dumps({"class_name": "Lambda"}).encode() + b"}" * 200,
+        }
+        for name, data in texts.items():
+            with self.subTest(doc=name):
+                doc = json.loads(data)  # Python reads a Lambda layer in it
+                self.assertIn("Lambda", json.dumps(doc))
+                path = os.path.join(self.tmp, name)
+                write(path, data)
+                r, report = scan_json(path)
+                self.assertEqual(r.rc, 1, "%s: %s" % (name, r.out))
+                self.assertIn("Lambda", json.dumps(report))
+        write(os.path.join(self.tmp, "ok.json"), json.dumps(layer).encode("utf-16"))
+        self.assertEqual(run("scan", os.path.join(self.tmp, "ok.json")).rc, 0)
+
+    def test_random_data_has_no_finding_above_low(self):
+        rng = random.Random(19)
+        folder = os.path.join(self.tmp, "random")
+        for i in range(300):
+            size = rng.choice([1024, 4096, 65536, 1 << 20]) if i % 10 == 0 else rng.randint(1024, 65536)
+            write(os.path.join(folder, "r%03d.bin" % i), rng.randbytes(size))
+        r, report = scan_json(folder)
+        bad = [(f["path"], f["findings"]) for f in report["files"]
+               if any(x["severity"] != "low" for x in f["findings"]) or f.get("error")]
+        self.assertEqual(bad, [])
+        self.assertEqual(r.rc, 0, r.out[-2000:])
+        self.sign(folder)
+
+    def test_benign_corpus_passes(self):
+        import numpy
+        import torch
+        folder = os.path.join(self.tmp, "benign")
+        os.makedirs(folder)
+        t = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+        objs = {
+            "f32.pt": {"w": t}, "bf16.pt": {"w": t.to(torch.bfloat16)}, "f16.pt": {"w": t.half()},
+            "complex.pt": {"w": torch.complex(t, t)}, "int8.pt": {"w": t.to(torch.int8)},
+            "bool.pt": {"w": t > 3}, "sparse_coo.pt": {"w": t.to_sparse()},
+            "sparse_csr.pt": {"w": t.to_sparse_csr()},
+            "quantized.pt": {"w": torch.quantize_per_tensor(t, 0.1, 0, torch.qint8)},
+            "param.pt": {"w": torch.nn.Parameter(t)}, "module_state.pt": torch.nn.Linear(4, 2).state_dict(),
+            "nested_list.pt": [t, (t, {"a": t})], "scalar.pt": torch.tensor(3.0),
+        }
+        lin = torch.nn.Linear(4, 2)
+        opt = torch.optim.Adam(lin.parameters())
+        lin(t).sum().backward()
+        opt.step()
+        objs["optimizer.pt"] = opt.state_dict()
+        sched = torch.optim.lr_scheduler.StepLR(opt, 1)
+        objs["scheduler.pt"] = sched.state_dict()
+        for name, obj in objs.items():
+            torch.save(obj, os.path.join(folder, name))
+            torch.save(obj, os.path.join(folder, "legacy-" + name), _use_new_zipfile_serialization=False)
+        numpy.save(os.path.join(folder, "plain.npy"), numpy.arange(10.0))
+        numpy.save(os.path.join(folder, "structured.npy"),
+                   numpy.zeros(3, dtype=[("O", "<f4"), ("object", "<i8"), ("descr", "S3")]))
+        numpy.savez(os.path.join(folder, "arrays.npz"), a=numpy.arange(3), b=numpy.ones((2, 2)))
+        numpy.savez_compressed(os.path.join(folder, "arrays_z.npz"), a=numpy.arange(3))
+        write(os.path.join(folder, "words.txt"), b"cat\ndog\nelephant\nin\nto\nof\nsystem\nos\n")
+        write(os.path.join(folder, "config.json"), json.dumps({"hidden_size": 8, "x": float("nan")}).encode())
+        write(os.path.join(folder, "model.safetensors"), safetensors_bytes())
+        r, report = scan_json(folder)
+        blocked = [(f["path"], f["findings"], f.get("error")) for f in report["files"] if f["verdict"] == "unsafe"]
+        print("benign passed: %d/%d" % (len(report["files"]) - len(blocked), len(report["files"])), file=sys.stderr)
+        self.assertGreaterEqual(len(report["files"]), 30)
+        self.assertEqual(blocked, [])
+        self.assertEqual(r.rc, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
