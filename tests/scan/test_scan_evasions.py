@@ -203,6 +203,32 @@ class Evasions(CliTest):
         write(os.path.join(self.tmp, "ok.json"), json.dumps(layer).encode("utf-16"))
         self.assertEqual(run("scan", os.path.join(self.tmp, "ok.json")).rc, 0)
 
+    def test_archives_no_loader_opens_are_unsafe_unless_skipped(self):
+        for name, head in (("m.7z", b"7z\xbc\xaf\x27\x1c\x00\x04"), ("m.rar", b"Rar!\x1a\x07\x01\x00"),
+                           ("m.zst", b"\x28\xb5\x2f\xfd")):
+            with self.subTest(archive=name):
+                path = os.path.join(self.tmp, name)
+                write(path, head + os.urandom(200))
+                r = run("scan", path)
+                self.assertEqual(r.rc, 1, r)
+                self.assertIn("no model loader opens it", r.out)
+                self.assertEqual(run("scan", "--insecure-skip-archives", path).rc, 0)
+
+    def test_compressed_wrappers_truncated_and_capped(self):
+        import gzip
+        path = os.path.join(self.tmp, "t.gz")
+        whole = gzip.compress(evil(os.path.join(self.tmp, "never")))
+        # Truncated inside the stream: what decompresses before the cut still imports os.system.
+        write(path, whole[: len(whole) - 12])
+        r = run("scan", path)
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("system", r.out)
+        # Two gzip members: Python's gzip reads both, so does the scanner.
+        write(path, gzip.compress(pickle.dumps([1])) + gzip.compress(b"N." + evil("x")))
+        r = run("scan", path)
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("system", r.out)
+
     def test_random_data_has_no_finding_above_low(self):
         rng = random.Random(19)
         folder = os.path.join(self.tmp, "random")
