@@ -1,6 +1,7 @@
 // Keras: Lambda layers (and serialized Python lambdas) run code when a model is rebuilt from
 // its config. Configs are found in JSON documents (.keras config.json, tfjs model.json,
 // standalone configs) and in HDF5 files (the model_config attribute, searched as bytes).
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -234,6 +235,55 @@ Result scan_hdf5(const Source& src) {
     carried = std::min(have, kOverlap);
     std::memmove(buf.data(), buf.data() + have - carried, carried);
     off += n;
+  }
+  // The configs themselves, however they are spelled (whitespace, escapes, repeated keys):
+  // every NUL-terminated text that starts like a JSON object is read as json.loads reads it.
+  constexpr uint64_t kMaxCandidates = 1u << 20;
+  uint64_t candidates = 0;
+  std::vector<char> chunk(1u << 20);
+  for (uint64_t at = 0; at < src.size(); at += chunk.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk.size(), src.size() - at));
+    src.read(at, chunk.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      if (chunk[i] != '{') continue;
+      std::string head = src.peek(at + i, 64);
+      size_t q = head.find_first_not_of(" \t\r\n", 1);
+      if (q == std::string::npos || head[q] != '"') continue;
+      if (++candidates > kMaxCandidates) {
+        add_finding(r, "HDF5: more JSON-like texts than the scanner reads (" + std::to_string(kMaxCandidates) + ")",
+                    "medium", at + i);
+        r.verdict = Verdict::unsafe;
+        return r;
+      }
+      // The text ends at a NUL (HDF5 pads fixed strings with NULs) or at the end of the file.
+      uint64_t end = at + i;
+      for (std::string part; end < src.size() && end - (at + i) < kMaxJsonText;) {
+        part = src.peek(end, 4096);
+        size_t z = part.find('\0');
+        if (z != std::string::npos) {
+          end += z;
+          break;
+        }
+        end += part.size();
+      }
+      if (end - (at + i) < 20) continue;
+      SubSource text(src, at + i, end - (at + i));
+      std::optional<Result> j = scan_json(text);
+      if (!j) {
+        std::string t = text.read_string(0, static_cast<size_t>(text.size()));
+        size_t last = t.find_last_not_of(' ');  // space-padded strings
+        if (last != std::string::npos && last + 1 < t.size()) {
+          MemorySource trimmed(t.substr(0, last + 1));
+          j = scan_json(trimmed);
+        }
+      }
+      if (j) {
+        for (Finding f : j->findings) {
+          f.offset += at + i;
+          add_finding(r, "keras config in HDF5: " + f.what, f.severity.c_str(), f.offset);
+        }
+      }
+    }
   }
   r.verdict = has_serious(r) ? Verdict::unsafe : Verdict::safe;
   return r;

@@ -203,6 +203,29 @@ class Evasions(CliTest):
         write(os.path.join(self.tmp, "ok.json"), json.dumps(layer).encode("utf-16"))
         self.assertEqual(run("scan", os.path.join(self.tmp, "ok.json")).rc, 0)
 
+    def test_hdf5_keras_config_in_any_spelling(self):
+        import h5py
+        configs = {
+            "spaces": '{"class_name" :  "Lambda", "config": {"name": "l"}}',
+            "escapes": '{"\\u0063lass_name": "\\u004cambda", "config": {"name": "l"}}',
+            "nested": json.dumps({"class_name": "Sequential", "config": {"layers": [
+                {"class_name": "Lambda", "config": {"name": "l", "function": "x"}}]}}, indent=3),
+        }
+        for name, text in configs.items():
+            with self.subTest(spelling=name):
+                self.assertIn("Lambda", json.dumps(json.loads(text)))  # json.loads sees the layer
+                path = os.path.join(self.tmp, name + ".h5")
+                with h5py.File(path, "w") as f:
+                    f.attrs["model_config"] = text
+                    f["w"] = [1.0, 2.0]
+                r = run("scan", path)
+                self.assertEqual(r.rc, 1, r)
+                self.assertIn("Lambda", r.out)
+        ok = os.path.join(self.tmp, "ok.h5")
+        with h5py.File(ok, "w") as f:
+            f.attrs["model_config"] = json.dumps({"class_name": "Dense", "config": {"name": "d"}})
+        self.assertEqual(run("scan", ok).rc, 0)
+
     def test_archives_no_loader_opens_are_unsafe_unless_skipped(self):
         for name, head in (("m.7z", b"7z\xbc\xaf\x27\x1c\x00\x04"), ("m.rar", b"Rar!\x1a\x07\x01\x00"),
                            ("m.zst", b"\x28\xb5\x2f\xfd")):
