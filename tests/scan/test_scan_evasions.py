@@ -20,6 +20,9 @@ import zipfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
 from harness import CliTest, run, write  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "loadtime"))
+import lt  # noqa: E402
+
 PY = "/usr/bin/python3"
 
 
@@ -157,6 +160,12 @@ def scan_json(path):
 
 
 class Evasions(CliTest):
+    def policy_file(self):
+        path = os.path.join(self.tmp, "policy.json")
+        with open(path, "w") as f:
+            json.dump({"keys": [{"type": "ed25519", "path": self.pub}]}, f)
+        return path
+
     def test_each_sample_runs_under_its_loader_and_is_refused(self):
         caught = 0
         for name, (build, loader) in SAMPLES.items():
@@ -176,6 +185,15 @@ class Evasions(CliTest):
                 s = run("sign", folder, "-k", self.key, "-q")
                 self.assertEqual(s.rc, 1, "%s: sign did not refuse: %s" % (name, s.err))
                 self.assertFalse(os.path.exists(os.path.join(folder, "model.sig")))
+                # Signed anyway, the shim with MODELSEAL_SCAN=1 refuses the open.
+                if os.path.exists(lt.SHIM):
+                    s = run("sign", folder, "-k", self.key, "-q", "--insecure-allow-unsafe-content")
+                    self.assertEqual(s.rc, 0, s.err)
+                    env = lt.clean_env(**lt.shim_preload(), MODELSEAL_POLICY=self.policy_file(),
+                                       MODELSEAL_ROOTS=folder, MODELSEAL_SCAN="1")
+                    c = lt.run(["cat", path], env=env)
+                    self.assertNotEqual(c.returncode, 0, "%s: shim let it through" % name)
+                    self.assertIn(b"open refused", c.stderr)
                 caught += 1
         print("malicious caught: %d/%d" % (caught, len(SAMPLES)), file=sys.stderr)
 
