@@ -76,6 +76,30 @@ def zip_bytes(members):
     return buf.getvalue()
 
 
+def zip_parts(name, data):
+    """(local header + data, central directory entry) of a one-member zip."""
+    z = zip_bytes([(name, data)])
+    eocd = z.rindex(b"PK\x05\x06")
+    cd_off = struct.unpack_from("<I", z, eocd + 16)[0]
+    return z[:cd_off], z[cd_off:eocd]
+
+
+def zip64_decoy(evil_pickle):
+    """The end record names a benign directory; the zip64 record before the locator, which
+    zipfile and miniz follow, names the malicious one."""
+    a_local, a_cd = zip_parts("data.pkl", evil_pickle)
+    b_local, b_cd = zip_parts("data.pkl", pickle.dumps(1))
+    b_cd = b_cd[:42] + struct.pack("<I", len(a_local)) + b_cd[46:]
+    body = a_local + b_local
+    b_cd_off = len(body)
+    a_cd_off = b_cd_off + len(b_cd)
+    z64_off = a_cd_off + len(a_cd)
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, 1, 1, len(a_cd), a_cd_off)
+    loc = struct.pack("<IIQI", 0x07064b50, 0, z64_off, 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 1, 1, len(b_cd), b_cd_off, 0)
+    return body + b_cd + a_cd + z64 + loc + eocd
+
+
 def safetensors_bytes():
     header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
     header += b" " * ((-len(header)) % 8)
@@ -117,6 +141,8 @@ SAMPLES = {
     # zipfile: data prepended to an archive (offsets shifted), and a duplicate name (last wins).
     "prepended.zip": (lambda m, d: b"\0" * 100 + zip_bytes([("data.pkl", evil(m))]),
                       "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('data.pkl'))"),
+    "zip64_decoy.zip": (lambda m, d: zip64_decoy(evil(m)),
+                        "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('data.pkl'))"),
     "duplicate_names.zip": (lambda m, d: zip_bytes([("data.pkl", pickle.dumps(1)), ("data.pkl", evil(m))]),
                             "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('data.pkl'))"),
     # numpy: object dtype in spellings a token match misses.
