@@ -56,11 +56,11 @@ const char* unopened_archive(const std::string& head) {
   return nullptr;
 }
 
-Result scan_wrapped(const Source& src, Wrapper w, int depth) {
+Result scan_wrapped(const Source& src, Wrapper w, int depth, uint64_t start = 0) {
   Result r;
   r.format = to_string(w);
   if (depth >= kMaxNesting) throw untrusted(std::string(to_string(w)) + ": nested too deeply");
-  Decompressed d = decompress(src, 0, src.size(), w, kMaxInflated);
+  Decompressed d = decompress(src, start, src.size() - start, w, kMaxInflated);
   if (d.capped) {
     add_finding(r, std::string(to_string(w)) + ": decompressed data exceeds the scanner's limit of " +
                        std::to_string(kMaxInflated >> 20) + " MiB; only the first part was scanned", "medium", 0);
@@ -112,6 +112,17 @@ Result detect_and_scan(const Source& src, int depth, std::string& format) {
   if (looks_like_tar(src)) {
     format = "tar";
     return scan_tar(src, depth);
+  }
+  // joblib's oldest format: "ZF", the length in hex padded to 19 bytes, maybe a space, zlib.
+  if (starts_with(head, "ZF") && src.size() > 22) {
+    uint64_t z = src.peek(21, 1) == " " ? 22 : 21;
+    SubSource rest(src, z, src.size() - z);
+    if (detect_wrapper(rest) == Wrapper::zlib) {
+      format = "joblib-zfile";
+      Result r = scan_wrapped(src, Wrapper::zlib, depth, z);
+      r.format = format;
+      return r;
+    }
   }
   if (Wrapper w = detect_wrapper(src); w != Wrapper::none) {
     format = to_string(w);

@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 import unittest
 import zipfile
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
 from harness import CliTest, run, write  # noqa: E402
@@ -131,6 +132,9 @@ SAMPLES = {
     **{"joblib_%s.pkl" % c: ((lambda c: lambda m, d: joblib_dump(Marker(m), c, d))(c),
                              "import joblib,sys; joblib.load(sys.argv[1])")
        for c in ("zlib", "gzip", "bz2", "xz", "lzma")},
+    # joblib's oldest format (before 0.9.3), still read by joblib.load: "ZF", hex length, zlib.
+    "joblib_zfile.pkl": (lambda m, d: b"ZF" + (b"0x%x" % len(evil(m))).ljust(19) + zlib.compress(evil(m)),
+                         "import joblib,sys; joblib.load(sys.argv[1])"),
     # tarfile: a V7 header, a signed checksum, an unknown type flag read as a regular file.
     "v7_unknown_type.tar": (lambda m, d: tar_member(b"m\xf6del.pkl", evil(m), b"Z", v7=True, signed=True) + b"\0" * 1024,
                             "import tarfile,pickle,sys; t=tarfile.open(sys.argv[1]); "
