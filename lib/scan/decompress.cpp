@@ -18,6 +18,11 @@ namespace modelseal::scan::detail {
 namespace {
 
 constexpr size_t kChunk = 1u << 16;
+// liblzma allocates the dictionary a header asks for; past this the stream is not read (and
+// the file is unsafe, since Python's lzma module has no such limit).
+constexpr uint64_t kMaxLzmaMemory = 512ull << 20;
+
+struct MemoryLimit {};
 
 // One decoder step over `in`: consumes input, appends output (at most `room` bytes), and says
 // whether the stream ended. Throws Error(not_trusted) on corrupt data.
@@ -78,7 +83,10 @@ class Bz2Decoder final : public Decoder {
 class LzmaDecoder final : public Decoder {
  public:
   explicit LzmaDecoder(bool alone) {
-    lzma_ret rc = alone ? lzma_alone_decoder(&s_, UINT64_MAX) : lzma_stream_decoder(&s_, UINT64_MAX, 0);
+    // Python's lzma (and joblib's reader) use FORMAT_AUTO: liblzma's auto decoder, which
+    // is picky about legacy .lzma headers (dictionary sizes, uncompressed size) as it is.
+    (void)alone;
+    lzma_ret rc = lzma_auto_decoder(&s_, kMaxLzmaMemory, 0);
     if (rc != LZMA_OK) throw untrusted("lzma: cannot initialise");
   }
   ~LzmaDecoder() override { lzma_end(&s_); }
@@ -92,6 +100,7 @@ class LzmaDecoder final : public Decoder {
     *made = room - s_.avail_out;
     if (rc == LZMA_STREAM_END) return true;
     if (rc == LZMA_BUF_ERROR && (*used || *made)) return false;
+    if (rc == LZMA_MEMLIMIT_ERROR) throw MemoryLimit{};
     if (rc != LZMA_OK) throw untrusted("corrupt data: lzma error " + std::to_string(static_cast<int>(rc)));
     return false;
   }
@@ -198,6 +207,9 @@ Decompressed decompress(const Source& src, uint64_t off, uint64_t len, Wrapper w
   } catch (const Error& e) {
     if (e.status() == Status::io) throw;
     d.error = e.what();
+  } catch (const MemoryLimit&) {
+    d.error = "the stream needs more than the scanner's " + std::to_string(kMaxLzmaMemory >> 20) + " MiB of decoder memory";
+    d.capped = true;
   }
   if (!ended && d.error.empty() && !d.capped) d.error = "truncated " + std::string(to_string(w)) + " stream";
   if (d.consumed < len && d.error.empty() && !d.capped) d.trailing = len - d.consumed;

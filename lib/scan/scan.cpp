@@ -62,10 +62,12 @@ Result scan_wrapped(const Source& src, Wrapper w, int depth, uint64_t start = 0)
   if (depth >= kMaxNesting) throw untrusted(std::string(to_string(w)) + ": nested too deeply");
   Decompressed d = decompress(src, start, src.size() - start, w, kMaxInflated);
   if (d.capped) {
-    add_finding(r, std::string(to_string(w)) + ": decompressed data exceeds the scanner's limit of " +
-                       std::to_string(kMaxInflated >> 20) + " MiB; only the first part was scanned", "medium", 0);
-  }
-  if (!d.error.empty()) {
+    add_finding(r, std::string(to_string(w)) + ": " +
+                       (d.error.empty() ? "decompressed data exceeds the scanner's limit of " +
+                                              std::to_string(kMaxInflated >> 20) + " MiB; only the first part was scanned"
+                                        : d.error + "; not read further"),
+                "medium", 0);
+  } else if (!d.error.empty()) {
     // A loader sees the same bytes and then the same error: what came before is what counts.
     add_finding(r, std::string(to_string(w)) + ": " + d.error + " after " + std::to_string(d.data.size()) +
                        " bytes (a loader fails there too)", "low", d.consumed);
@@ -73,7 +75,7 @@ Result scan_wrapped(const Source& src, Wrapper w, int depth, uint64_t start = 0)
   if (d.trailing) {
     add_finding(r, std::to_string(d.trailing) + " bytes after the last " + to_string(w) + " stream", "low", d.consumed);
   }
-  if (d.streams == 0 && d.data.empty()) {
+  if (d.streams == 0 && d.data.empty() && !d.capped) {
     r.verdict = Verdict::unknown;
     return r;
   }

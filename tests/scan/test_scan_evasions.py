@@ -300,6 +300,14 @@ class Evasions(CliTest):
         self.assertEqual(r.rc, 1, r)
         self.assertIn("system", r.out)
 
+    def test_lzma_dictionary_over_the_memory_limit_is_unsafe(self):
+        # A legacy .lzma header asking for a 2 GiB dictionary: Python's lzma would allocate it.
+        path = os.path.join(self.tmp, "huge.lzma")
+        write(path, b"\x5d\x00\x00\x00\x80" + b"\xff" * 8 + os.urandom(64))
+        r = run("scan", path)
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("decoder memory", r.out)
+
     def test_random_data_has_no_finding_above_low(self):
         rng = random.Random(19)
         folder = os.path.join(self.tmp, "random")
