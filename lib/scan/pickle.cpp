@@ -54,7 +54,21 @@ struct Value {
   Kind kind = Kind::data;
   std::shared_ptr<const std::string> text;  // null for a long str
   bool magic = false;  // an int equal to torch's legacy magic number, however it was spelled
+  bool importable = true;  // a global whose module name an import could find (see resolve)
 };
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
 
 using u128 = unsigned __int128;
 
@@ -352,7 +366,7 @@ class Unpickler {
     }
     return v;
   }
-  Value resolve(const std::string& module, const std::string& name, Result& out);
+  Value resolve(const std::string& module, const std::string& name, Result& out, bool ascii = false);
   Value str_value(std::string text) {
     if (text.size() > kMaxName) return Value{Kind::str, nullptr};
     return Value{Kind::str, std::make_shared<const std::string>(std::move(text))};
@@ -370,20 +384,29 @@ class Unpickler {
   std::unordered_map<uint64_t, Value> memo_;
 };
 
-Value Unpickler::resolve(const std::string& module, const std::string& name, Result& out) {
+// `ascii`: INST, whose names CPython decodes as ASCII (GLOBAL: UTF-8) before importing. A
+// name that fails to decode, or a module name no import could find (not a dotted identifier:
+// random bytes, text), raises before any code runs; such a global does not count as evidence
+// that a broken stream is a pickle (its finding stays when the stream is complete).
+Value Unpickler::resolve(const std::string& module, const std::string& name, Result& out, bool ascii) {
   std::string full = module + "." + name;
+  bool decodes = valid_utf8(full);
+  if (ascii) {
+    for (char c : full) decodes = decodes && static_cast<unsigned char>(c) < 0x80;
+  }
+  bool importable = decodes && is_identifier_path(module);
   if (const char* sev = global_severity(module, name)) {
     add_finding(out, "global " + full, sev, op_at_);
-    if (std::string_view(sev) == "critical" && is_identifier_path(module) && is_identifier_path(name)) {
-      saw_import = true;
-    }
+    if (std::string_view(sev) == "critical" && importable && is_identifier_path(name)) saw_import = true;
   }
-  return Value{Kind::global, std::make_shared<const std::string>(std::move(full))};
+  Value v{Kind::global, std::make_shared<const std::string>(std::move(full))};
+  v.importable = importable;
+  return v;
 }
 
 void Unpickler::call(const Value& callable, const char* opname, Result& out) {
   if (callable.kind == Kind::global) {
-    saw_import = true;
+    if (callable.importable) saw_import = true;
   } else {
     add_finding(out, std::string(opname) + " calls a value that is not a global", "medium", op_at_);
   }
@@ -622,7 +645,7 @@ void Unpickler::step_all(Result& out) {
         if (marks_.empty()) malformed("MARK missing");  // checked first, as CPython does
         std::string module = in_.line(kMaxName + 1);
         std::string name = in_.line(kMaxName + 1);
-        Value cls = resolve(module, name, out);
+        Value cls = resolve(module, name, out, /*ascii=*/true);
         pop_mark();
         call(cls, "INST", out);
         push(Value{Kind::object, nullptr});
@@ -663,7 +686,7 @@ void Unpickler::step_all(Result& out) {
         pop();
         const Value& target = top();
         if (target.kind == Kind::global) {
-          saw_import = true;
+          if (target.importable) saw_import = true;
           add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
         }
         break;
