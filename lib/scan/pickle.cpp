@@ -394,7 +394,9 @@ Value Unpickler::resolve(const std::string& module, const std::string& name, Res
   if (ascii) {
     for (char c : full) decodes = decodes && static_cast<unsigned char>(c) < 0x80;
   }
-  bool importable = decodes && is_identifier_path(module);
+  // CPython raises there (UnicodeDecodeError, or ValueError for an empty module name).
+  if (!decodes || module.empty()) malformed("global name that CPython cannot decode or import");
+  bool importable = is_identifier_path(module);
   if (const char* sev = global_severity(module, name)) {
     add_finding(out, "global " + full, sev, op_at_);
     if (std::string_view(sev) == "critical" && importable && is_identifier_path(name)) saw_import = true;

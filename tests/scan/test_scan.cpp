@@ -123,6 +123,14 @@ TEST_CASE("pickle: content every unpickler rejects before importing anything is 
   CHECK(scan_str("\x80\x02" "ccopyreg\nadd_extension\n)R0\x82\x07)R.").verdict == Verdict::unsafe);
 }
 
+TEST_CASE("pickle: names CPython cannot decode end the stream before any import") {
+  // Random data (found by bench_random.py): GLOBAL with bytes that are not UTF-8, then STOP.
+  CHECK(scan_str("c\x8dJ0\x1cN\nos.system\nN.junk").verdict != Verdict::unsafe);
+  CHECK(scan_str("(i\xfb\xa3o\nx.y\n.").verdict != Verdict::unsafe);  // INST names are ASCII
+  CHECK(scan_str("c\nsystem\n.").verdict != Verdict::unsafe);          // empty module name
+  CHECK(scan_str("cos\nsystem\n.").verdict == Verdict::unsafe);
+}
+
 TEST_CASE("pickle: bytes after the last pickle are scanned by content") {
   std::string zip_after = "\x80\x02N.";
   FileReport r = scan_str("\x80\x02N.garbage\xff" + std::string("\x80\x02cos\nsystem\n"));
