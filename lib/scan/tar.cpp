@@ -83,6 +83,16 @@ bool checksum_ok(const std::string& h) {
   return *want == unsigned_sum || *want == signed_sum;
 }
 
+// tarfile's frombuf parses all of these with nti(); one that does not parse is an invalid header.
+bool numbers_ok(const std::string& h) {
+  static constexpr std::pair<size_t, size_t> kFields[] = {{100, 8}, {108, 8}, {116, 8}, {124, 12},
+                                                          {136, 12}, {329, 8}, {337, 8}};
+  for (auto [at, len] : kFields) {
+    if (!number(h, at, len)) return false;
+  }
+  return true;
+}
+
 bool all_zero(const std::string& h) { return h.find_first_not_of('\0') == std::string::npos; }
 
 // "LEN key=value\n" records; returns the size override, if any.
@@ -119,7 +129,7 @@ std::optional<int64_t> pax_size(const std::string& text) {
 bool looks_like_tar(const Source& src) {
   if (src.size() < kBlock) return false;
   std::string h = src.read_string(0, kBlock);
-  return !all_zero(h) && checksum_ok(h);
+  return !all_zero(h) && checksum_ok(h) && numbers_ok(h);
 }
 
 Result scan_tar(const Source& src, int depth) {
@@ -133,7 +143,7 @@ Result scan_tar(const Source& src, int depth) {
   for (; off + kBlock <= src.size();) {
     std::string h = src.read_string(off, kBlock);
     if (all_zero(h)) break;  // end of archive
-    if (!checksum_ok(h)) {
+    if (!checksum_ok(h) || !numbers_ok(h)) {
       if (off == 0) bad("bad header checksum");
       break;  // tarfile ends the archive at a bad header after the first
     }
