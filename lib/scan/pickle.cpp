@@ -592,7 +592,8 @@ void Unpickler::step_all(Result& out) {
       case 'C': counted_str(in_.byte(), true, false, out); break;   // SHORT_BINBYTES
       case 0x8e: counted_str(in_.le(8), true, false, out); break;   // BINBYTES8
       case 0x96: counted_str(in_.le(8), true, false, out); break;   // BYTEARRAY8
-      case 0x97: push(Value{Kind::object, nullptr}); break;        // NEXT_BUFFER
+      case 0x97:  // NEXT_BUFFER: pickle.load without buffers= (every model loader) raises here
+        malformed("NEXT_BUFFER without out-of-band buffers");
       case 0x98: top(); break;                                      // READONLY_BUFFER
       case ')': case ']': case '}': case 0x8f: push({}); break;  // EMPTY_TUPLE/LIST/DICT/SET
       case 't': case 'l': case 'd': case 0x91:  // TUPLE LIST DICT FROZENSET
