@@ -409,8 +409,10 @@ Value Unpickler::resolve(const std::string& module, const std::string& name, Res
 void Unpickler::call(const Value& callable, const char* opname, Result& out) {
   if (callable.kind == Kind::global) {
     if (callable.importable) saw_import = true;
-  } else {
+  } else if (callable.kind == Kind::object) {  // the result of a call: it may be callable
     add_finding(out, std::string(opname) + " calls a value that is not a global", "medium", op_at_);
+  } else {  // a number, string or container: CPython raises TypeError before calling anything
+    malformed(std::string(opname) + " calls a value that is not callable");
   }
 }
 
