@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   bool as_json = false, quiet = false;
   app.add_option("PATH", paths, "Files or directories (scanned recursively)")->required();
   app.add_flag("--json", as_json, "Print a JSON report (schemas/scan-report.schema.json)");
+  bool skip_archives = false;
+  app.add_flag("--insecure-skip-archives", skip_archives,
+               "Do not fail on 7z/RAR/lz4/zstd files, which no model loader opens (their content is not scanned)");
   bool attest = false;
   std::vector<std::string> keys;
   std::string attestations, pass_file;
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
     std::optional<ScannedModel> scanned;
     if (attest) scanned = scan_model(paths.front(), {});
     std::vector<scan::FileReport> reports = scanned ? std::move(scanned->reports) : scan::scan_paths(paths);
+    if (skip_archives) scan::insecure_skip_unopened_archives(reports);
     bool untrusted = false, io = false;
     for (const scan::FileReport& r : reports) {
       if (r.io_failed) {

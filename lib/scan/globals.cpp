@@ -31,6 +31,7 @@ constexpr std::string_view kAllowed[] = {
     "torch.ByteStorage", "torch.BoolStorage", "torch.ComplexFloatStorage",
     "torch.ComplexDoubleStorage", "torch.QInt8Storage", "torch.QUInt8Storage",
     "torch.QInt32Storage", "torch.QUInt4x2Storage", "torch.QUInt2x4Storage",
+    "torch.serialization._get_layout",  // a lookup among torch's layouts (sparse tensors)
     "torch.strided", "torch.sparse_coo", "torch.sparse_csr", "torch.per_tensor_affine",
     "torch.per_channel_affine",
     "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",

@@ -101,6 +101,7 @@ struct Result {
   Verdict verdict = Verdict::unknown;
   std::vector<Finding> findings;
   std::string error;
+  uint64_t dropped = 0;  // findings beyond kMaxFindings (the least severe ones): unsafe
 };
 
 void add_finding(Result& r, std::string what, const char* severity, uint64_t offset,
@@ -111,7 +112,10 @@ void merge_findings(Result& into, const Result& from, const std::string& member)
 bool has_serious(const Result& r);
 
 // Classification by content; `depth` counts enclosing containers.
-Result scan_source(const Source& src, int depth);
+// `whole_file`: src ends where the file ends (an archive found from the end belongs to it).
+Result scan_source(const Source& src, int depth, bool whole_file = true);
+// Findings about archives no loader opens start with this (scan --insecure-skip-archives).
+inline constexpr const char* kUnopenedArchive = "unopened archive: ";
 
 // Pickle. `definite`: the caller knows it is a pickle (errors are unsafe); otherwise a trial
 // that returns nullopt when the bytes are not a pickle that could import anything.
@@ -130,9 +134,24 @@ std::optional<Result> scan_json(const Source& src);
 
 bool looks_like_safetensors(const Source& src);
 bool looks_like_tar(const Source& src);
+// An end record near the end whose central directory starts where it says (as zipfile finds it).
+bool zip_found_from_end(const Source& src);
 
-// Raw DEFLATE (RFC 1951) of [off, off+len) of src; stops with *truncated set once the output
-// would exceed max_out. Throws Error(not_trusted) on corrupt data.
+// Compression wrappers the loaders open (joblib, Python's gzip/bz2/lzma, zip members).
+enum class Wrapper { none, deflate, zlib, gzip, bz2, xz, lzma };
+Wrapper detect_wrapper(const Source& src);  // by magic; never returns deflate
+const char* to_string(Wrapper w);
+struct Decompressed {
+  std::string data;      // what a loader reading the stream sees, up to the first error
+  bool capped = false;   // output reached max_out: data holds its first max_out bytes
+  std::string error;     // corrupt or truncated stream (data holds what came before)
+  uint64_t consumed = 0; // input bytes of the complete streams
+  uint64_t trailing = 0; // input bytes after the last complete stream
+  uint64_t streams = 0;
+};
+Decompressed decompress(const Source& src, uint64_t off, uint64_t len, Wrapper w, uint64_t max_out);
+// Raw DEFLATE of [off, off+len) of src (zip members); *truncated once the output would exceed
+// max_out. Throws Error(not_trusted) on corrupt data.
 std::string inflate(const Source& src, uint64_t off, uint64_t len, uint64_t max_out,
                     bool* truncated);
 uint32_t crc32(uint32_t crc, const void* data, size_t n);

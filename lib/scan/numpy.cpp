@@ -1,6 +1,9 @@
 // NumPy .npy: a magic, a version, a Python-literal header, then the array. Arrays of object
 // dtype store a pickle after the header, which is scanned like any other pickle.
+#include <cctype>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "internal.hpp"
 #include "modelseal/error.hpp"
@@ -11,25 +14,38 @@ namespace {
 
 [[noreturn]] void bad(const std::string& why) { throw untrusted("npy: " + why); }
 
-// True when a quoted token of the header is an object type code ('O', '|O', '<O8' ...).
-// Field names that happen to look like one only cost a needless (and safe) pickle scan.
-bool has_object_type(const std::string& header) {
-  for (size_t i = 0; i < header.size(); ++i) {
-    char q = header[i];
-    if (q != '\'' && q != '"') continue;
-    size_t end = header.find(q, i + 1);
-    if (end == std::string::npos) bad("unterminated string in header");
-    std::string tok = header.substr(i + 1, end - i - 1);
-    size_t p = 0;
-    if (p < tok.size() && (tok[p] == '<' || tok[p] == '>' || tok[p] == '|' || tok[p] == '=')) ++p;
-    if (p < tok.size() && tok[p] == 'O') {
-      ++p;
-      while (p < tok.size() && tok[p] >= '0' && tok[p] <= '9') ++p;
-      if (p == tok.size()) return true;
+// The descr of the header when it is one plain quoted string (numpy writes that for every
+// non-structured dtype), read without escapes; nullopt for anything else: a list (structured
+// dtype), escapes, a repeated key. Python's literal_eval and np.dtype accept many spellings
+// ('object', 'O8', '\\x4f', comma strings, nested fields), so only this one form is trusted.
+std::optional<std::string> plain_descr(const std::string& header) {
+  if (header.find('\\') != std::string::npos) return std::nullopt;
+  size_t at = header.find("descr");
+  if (at == std::string::npos || header.find("descr", at + 1) != std::string::npos) return std::nullopt;
+  size_t q = header.find_first_not_of(" ", at + 6);
+  if (q == std::string::npos || header[q] != ':') return std::nullopt;
+  q = header.find_first_not_of(" ", q + 1);
+  if (q == std::string::npos || (header[q] != '\'' && header[q] != '"')) return std::nullopt;
+  size_t end = header.find(header[q], q + 1);
+  if (end == std::string::npos) return std::nullopt;
+  return header.substr(q + 1, end - q - 1);
+}
+
+// A type code numpy reads as raw bytes: [<>|=] letter digits, e.g. '<f4', '|b1', '<U8', '<M8[ns]'.
+bool raw_type(const std::string& d) {
+  static constexpr std::string_view kRaw = "?bBhHiIlLqQpPefdgFDGSUVaumMc";
+  size_t p = 0;
+  if (p < d.size() && std::string_view("<>|=").find(d[p]) != std::string_view::npos) ++p;
+  if (p >= d.size() || kRaw.find(d[p]) == std::string_view::npos) return false;
+  ++p;
+  while (p < d.size() && d[p] >= '0' && d[p] <= '9') ++p;
+  if (p < d.size() && d[p] == '[' && d.back() == ']') {
+    for (size_t i = p + 1; i + 1 < d.size(); ++i) {
+      if (!std::isalnum(static_cast<unsigned char>(d[i]))) return false;
     }
-    i = end;
+    return true;
   }
-  return false;
+  return p == d.size();
 }
 
 }  // namespace
@@ -55,19 +71,29 @@ Result scan_npy(const Source& src, int depth) {
     bad("header lacks descr or shape");
   }
   uint64_t data = in.pos() + len;
-  if (!has_object_type(header)) {
+  std::optional<std::string> descr = plain_descr(header);
+  if (descr && raw_type(*descr)) {
     r.verdict = Verdict::safe;
     return r;
   }
+  // Object dtypes, and every spelling the scanner does not positively know as raw data: the
+  // data is read the way numpy.load(allow_pickle=True) would read an object array.
   if (depth >= kMaxNesting) bad("nested too deeply");
-  if (data >= src.size()) bad("object array without data");
-  SubSource body(src, data, src.size() - data);
-  std::optional<Result> p = scan_pickle(body, true, depth + 1);
-  merge_findings(r, *p, "");
-  for (Finding& f : r.findings) {
-    if (f.member.empty()) f.offset += data;
+  if (data >= src.size()) {
+    r.verdict = Verdict::safe;
+    return r;
   }
-  add_finding(r, "object array: its data is a pickle (numpy.load needs allow_pickle=True)", "low", data);
+  SubSource body(src, data, src.size() - data);
+  std::optional<Result> p = scan_pickle(body, false, depth + 1);
+  if (p) {
+    merge_findings(r, *p, "");
+    for (Finding& f : r.findings) {
+      if (f.member.empty()) f.offset += data;
+    }
+    add_finding(r, "array data is a pickle (numpy.load needs allow_pickle=True)", "low", data);
+  } else if (!descr) {
+    add_finding(r, "dtype spelled in a form the scanner reads as possibly object; its data is not a pickle", "low", data);
+  }
   r.verdict = has_serious(r) ? Verdict::unsafe : Verdict::safe;
   return r;
 }

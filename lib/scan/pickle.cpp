@@ -53,7 +53,89 @@ enum class Kind : uint8_t {
 struct Value {
   Kind kind = Kind::data;
   std::shared_ptr<const std::string> text;  // null for a long str
+  bool magic = false;  // an int equal to torch's legacy magic number, however it was spelled
+  bool importable = true;  // a global whose module name an import could find (see resolve)
 };
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+using u128 = unsigned __int128;
+
+u128 torch_magic_value() {
+  u128 v = 0;
+  for (size_t i = sizeof kTorchMagic; i-- > 0;) v = (v << 8) | kTorchMagic[i];
+  return v;
+}
+
+bool py_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+
+// Python's int(text, base) for base 0 or 10 (PyLong_FromString): surrounding whitespace, a
+// sign, 0x/0o/0b prefixes and "0"-only leading zeros in base 0, single underscores between
+// digits. C's unpickler parses the line as a C string, so it ends at a NUL; that is the more
+// permissive reading, and the one used. Returns false when int() raises. `overflow` is set when
+// the magnitude does not fit 128 bits (it then equals no value the scanner compares with).
+bool parse_pyint(std::string_view s, int base, bool* negative, u128* magnitude, bool* overflow) {
+  s = s.substr(0, s.find('\0'));
+  size_t i = 0, n = s.size();
+  while (i < n && py_space(s[i])) ++i;
+  *negative = false;
+  if (i < n && (s[i] == '+' || s[i] == '-')) *negative = s[i++] == '-';
+  bool only_zeros = false, after_prefix = false;
+  if (base == 0) {
+    if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) base = 16;
+    else if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'o' || s[i + 1] == 'O')) base = 8;
+    else if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'b' || s[i + 1] == 'B')) base = 2;
+    if (base != 0) {
+      i += 2;
+      after_prefix = true;
+    } else {
+      base = 10;
+      only_zeros = i < n && s[i] == '0';
+    }
+  }
+  *magnitude = 0;
+  *overflow = false;
+  size_t digits = 0;
+  bool underscore = false;
+  for (; i < n; ++i) {
+    char c = s[i];
+    if (c == '_') {
+      if (underscore || (digits == 0 && !after_prefix)) return false;
+      underscore = true;
+      continue;
+    }
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10 : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : 99;
+    if (d >= base) break;
+    underscore = false;
+    if (only_zeros && d != 0) return false;
+    if (*magnitude >> 120) *overflow = true;
+    *magnitude = *magnitude * static_cast<unsigned>(base) + static_cast<unsigned>(d);
+    ++digits;
+  }
+  if (digits == 0 || underscore) return false;
+  while (i < n && py_space(s[i])) ++i;
+  return i == n;
+}
+
+// pickle's decode_long: little-endian two's complement.
+bool le_equals_magic(const uint8_t* b, size_t n) {
+  if (n < sizeof kTorchMagic || std::memcmp(b, kTorchMagic, sizeof kTorchMagic) != 0) return false;
+  for (size_t i = sizeof kTorchMagic; i < n; ++i) {
+    if (b[i] != 0) return false;
+  }
+  return true;
+}
 
 bool is_identifier_path(std::string_view s) {
   if (s.empty()) return false;
@@ -209,6 +291,7 @@ class Unpickler {
   // denylisted global was imported, or a global was called. (Text such as "cat\ndog\n" reads
   // as GLOBAL at.dog, which CPython would fail to import before calling anything.)
   bool saw_import = false;
+  bool stream_imported = false;  // some pickle of this stream imported or called something
   bool torch_magic = false; // the pickle is torch's legacy magic number
   int protocol = 0;
 
@@ -249,17 +332,41 @@ class Unpickler {
     if (it == memo_.end()) malformed("memo key " + std::to_string(key) + " not found");
     push(it->second);
   }
-  uint64_t line_int() {
-    std::string s = in_.line(64);
-    std::string digits;
-    for (char c : s) {
-      if (c >= '0' && c <= '9') digits += c;
-      else if (c != ' ' && c != '_' && c != '\t' && c != '\r' && c != '+') malformed("bad integer argument");
-    }
-    if (digits.empty() || digits.size() > 18) malformed("bad integer argument");
-    return std::stoull(digits);
+  // GET and PUT: int(line, 10), as CPython parses them; a memo index is a non-negative ssize_t.
+  uint64_t memo_key() {
+    uint64_t len = 0;
+    std::string s = in_.line(4096, &len);
+    bool neg = false, overflow = false;
+    u128 v = 0;
+    if (len > s.size() || !parse_pyint(s, 10, &neg, &v, &overflow)) malformed("bad memo index");
+    if (overflow || v > static_cast<u128>(INT64_MAX) || (neg && v != 0)) malformed("memo index out of range");
+    return static_cast<uint64_t>(v);
   }
-  Value resolve(const std::string& module, const std::string& name, Result& out);
+  // INT and LONG: the value only matters when it is torch's magic number.
+  Value text_int(bool is_long) {
+    uint64_t len = 0;
+    std::string s = in_.line(256, &len);
+    if (len > s.size()) return {};
+    std::string_view v = std::string_view(s).substr(0, s.find('\0'));
+    if (is_long && !v.empty() && v.back() == 'L') v.remove_suffix(1);
+    bool neg = false, overflow = false;
+    u128 mag = 0;
+    Value out;
+    out.magic = parse_pyint(v, 0, &neg, &mag, &overflow) && !neg && !overflow && mag == torch_magic_value();
+    return out;
+  }
+  Value long_bytes(uint64_t n) {
+    Value v;
+    if (n >= sizeof kTorchMagic && n <= 64) {
+      uint8_t b[64];
+      in_.read(b, static_cast<size_t>(n));
+      v.magic = le_equals_magic(b, static_cast<size_t>(n));
+    } else {
+      in_.skip(n);
+    }
+    return v;
+  }
+  Value resolve(const std::string& module, const std::string& name, Result& out, bool ascii = false);
   Value str_value(std::string text) {
     if (text.size() > kMaxName) return Value{Kind::str, nullptr};
     return Value{Kind::str, std::make_shared<const std::string>(std::move(text))};
@@ -275,26 +382,37 @@ class Unpickler {
   std::vector<Value> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value> memo_;
-  std::optional<uint64_t> frame_end_;
-  bool frame_reported_ = false;
 };
 
-Value Unpickler::resolve(const std::string& module, const std::string& name, Result& out) {
+// `ascii`: INST, whose names CPython decodes as ASCII (GLOBAL: UTF-8) before importing. A
+// name that fails to decode, or a module name no import could find (not a dotted identifier:
+// random bytes, text), raises before any code runs; such a global does not count as evidence
+// that a broken stream is a pickle (its finding stays when the stream is complete).
+Value Unpickler::resolve(const std::string& module, const std::string& name, Result& out, bool ascii) {
   std::string full = module + "." + name;
+  bool decodes = valid_utf8(full);
+  if (ascii) {
+    for (char c : full) decodes = decodes && static_cast<unsigned char>(c) < 0x80;
+  }
+  // CPython raises there (UnicodeDecodeError, or ValueError for an empty module name).
+  if (!decodes || module.empty()) malformed("global name that CPython cannot decode or import");
+  bool importable = is_identifier_path(module);
   if (const char* sev = global_severity(module, name)) {
     add_finding(out, "global " + full, sev, op_at_);
-    if (std::string_view(sev) == "critical" && is_identifier_path(module) && is_identifier_path(name)) {
-      saw_import = true;
-    }
+    if (std::string_view(sev) == "critical" && importable && is_identifier_path(name)) saw_import = true;
   }
-  return Value{Kind::global, std::make_shared<const std::string>(std::move(full))};
+  Value v{Kind::global, std::make_shared<const std::string>(std::move(full))};
+  v.importable = importable;
+  return v;
 }
 
 void Unpickler::call(const Value& callable, const char* opname, Result& out) {
   if (callable.kind == Kind::global) {
-    saw_import = true;
-  } else {
+    if (callable.importable) saw_import = true;
+  } else if (callable.kind == Kind::object) {  // the result of a call: it may be callable
     add_finding(out, std::string(opname) + " calls a value that is not a global", "medium", op_at_);
+  } else {  // a number, string or container: CPython raises TypeError before calling anything
+    malformed(std::string(opname) + " calls a value that is not callable");
   }
 }
 
@@ -373,19 +491,9 @@ void Unpickler::step_all(Result& out) {
   stack_.clear();
   marks_.clear();
   memo_.clear();
-  frame_end_.reset();
   torch_magic = false;
   for (;;) {
     op_at_ = in_.pos();
-    if (frame_end_) {
-      if (op_at_ == *frame_end_) {
-        frame_end_.reset();
-      } else if (op_at_ > *frame_end_) {
-        if (!frame_reported_) add_finding(out, "FRAME length disagrees with opcode boundaries", "medium", op_at_);
-        frame_reported_ = true;
-        frame_end_.reset();
-      }
-    }
     uint8_t op;
     try {
       op = in_.byte();
@@ -398,18 +506,14 @@ void Unpickler::step_all(Result& out) {
         if (protocol > 5) malformed("unsupported pickle protocol " + std::to_string(protocol));
         break;
       }
-      case 0x95: {  // FRAME
+      case 0x95: {  // FRAME: a read-ahead hint to the C unpickler, which reads opcodes
+        // across its boundaries (pickle.py's _Unframer refuses that, so it accepts less).
         uint64_t n = in_.le(8);
         if (n > in_.remaining()) malformed("FRAME longer than the data");
-        if (frame_end_ && !frame_reported_) {
-          add_finding(out, "FRAME starts inside another frame", "medium", op_at_);
-          frame_reported_ = true;
-        }
-        frame_end_ = in_.pos() + n;
         break;
       }
       case '.': {  // STOP
-        pop();
+        torch_magic = pop().magic;
         return;
       }
       case '(': {  // MARK
@@ -424,7 +528,9 @@ void Unpickler::step_all(Result& out) {
       case '1': pop_mark(); break;  // POP_MARK
       case '2': push(top()); break;  // DUP
       case 'N': case 0x88: case 0x89: push({}); break;  // NONE NEWTRUE NEWFALSE
-      case 'I': case 'L': case 'F': in_.line(0); push({}); break;  // INT LONG FLOAT
+      case 'I': push(text_int(false)); break;  // INT
+      case 'L': push(text_int(true)); break;   // LONG
+      case 'F': in_.line(0); push({}); break;  // FLOAT
       case 'J': in_.skip(4); push({}); break;  // BININT
       case 'K': in_.skip(1); push({}); break;  // BININT1
       case 'M': in_.skip(2); push({}); break;  // BININT2
@@ -432,22 +538,14 @@ void Unpickler::step_all(Result& out) {
       case 0x8a: {  // LONG1
         uint64_t n = in_.byte();
         if (n > in_.remaining()) malformed("LONG1 past the end of data");
-        if (n == sizeof kTorchMagic && stack_.empty()) {
-          uint8_t b[sizeof kTorchMagic];
-          in_.read(b, sizeof b);
-          torch_magic = std::memcmp(b, kTorchMagic, sizeof b) == 0;
-          push({});
-          break;
-        }
-        in_.skip(n);
-        push({});
+        push(long_bytes(n));
         break;
       }
       case 0x8b: {  // LONG4
         uint64_t n = in_.le(4);
         if (n & 0x80000000u) malformed("LONG4 with a negative length");
-        in_.skip(n);
-        push({});
+        if (n > in_.remaining()) malformed("LONG4 past the end of data");
+        push(long_bytes(n));
         break;
       }
       case 'S': {  // STRING: a quoted, escaped repr
@@ -496,7 +594,8 @@ void Unpickler::step_all(Result& out) {
       case 'C': counted_str(in_.byte(), true, false, out); break;   // SHORT_BINBYTES
       case 0x8e: counted_str(in_.le(8), true, false, out); break;   // BINBYTES8
       case 0x96: counted_str(in_.le(8), true, false, out); break;   // BYTEARRAY8
-      case 0x97: push(Value{Kind::object, nullptr}); break;        // NEXT_BUFFER
+      case 0x97:  // NEXT_BUFFER: pickle.load without buffers= (every model loader) raises here
+        malformed("NEXT_BUFFER without out-of-band buffers");
       case 0x98: top(); break;                                      // READONLY_BUFFER
       case ')': case ']': case '}': case 0x8f: push({}); break;  // EMPTY_TUPLE/LIST/DICT/SET
       case 't': case 'l': case 'd': case 0x91:  // TUPLE LIST DICT FROZENSET
@@ -539,9 +638,11 @@ void Unpickler::step_all(Result& out) {
       case 0x82: case 0x83: case 0x84: {  // EXT1 EXT2 EXT4
         uint64_t code = in_.le(op == 0x82 ? 1 : op == 0x83 ? 2 : 4);
         if (code == 0) malformed("EXT specifies code <= 0");
-        // Not evidence of a pickle by itself: CPython's extension registry is empty by default,
-        // so in an otherwise broken stream this is as likely to be random data.
-        add_finding(out, "extension registry code " + std::to_string(code) + " (an unchecked global)", "high", op_at_);
+        // copyreg's extension registry is empty in a fresh interpreter: CPython raises
+        // "unregistered extension code" unless something that ran earlier (a copyreg call,
+        // itself flagged) registered one.
+        if (!stream_imported && !saw_import) malformed("unregistered extension code " + std::to_string(code));
+        add_finding(out, "extension registry code " + std::to_string(code) + " (registered by code that ran earlier)", "high", op_at_);
         push(Value{Kind::global, std::make_shared<const std::string>("?")});
         break;
       }
@@ -549,7 +650,7 @@ void Unpickler::step_all(Result& out) {
         if (marks_.empty()) malformed("MARK missing");  // checked first, as CPython does
         std::string module = in_.line(kMaxName + 1);
         std::string name = in_.line(kMaxName + 1);
-        Value cls = resolve(module, name, out);
+        Value cls = resolve(module, name, out, /*ascii=*/true);
         pop_mark();
         call(cls, "INST", out);
         push(Value{Kind::object, nullptr});
@@ -590,17 +691,17 @@ void Unpickler::step_all(Result& out) {
         pop();
         const Value& target = top();
         if (target.kind == Kind::global) {
-          saw_import = true;
+          if (target.importable) saw_import = true;
           add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
         }
         break;
       }
       case 'P': in_.line(0); push(Value{Kind::object, nullptr}); break;  // PERSID
       case 'Q': pop(); push(Value{Kind::object, nullptr}); break;        // BINPERSID
-      case 'g': memo_get(line_int()); break;                              // GET
+      case 'g': memo_get(memo_key()); break;                              // GET
       case 'h': memo_get(in_.byte()); break;                              // BINGET
       case 'j': memo_get(in_.le(4)); break;                               // LONG_BINGET
-      case 'p': memo_put(line_int()); break;                              // PUT
+      case 'p': memo_put(memo_key()); break;                              // PUT
       case 'q': memo_put(in_.byte()); break;                              // BINPUT
       case 'r': memo_put(in_.le(4)); break;                               // LONG_BINPUT
       case 0x94: memo_put(memo_.size()); break;                           // MEMOIZE
@@ -613,6 +714,26 @@ void Unpickler::step_all(Result& out) {
   }
 }
 
+// Bytes after the last pickle that parses: no unpickler reads them as a pickle (the next one
+// fails before importing anything), but another reader may (a zip found from the end, a
+// second format), so they are scanned by content like a file of their own.
+void scan_after_pickles(Result& r, const Source& src, uint64_t start, int depth, bool legacy_storages) {
+  uint64_t n = src.size() - start;
+  std::string member = "bytes@" + std::to_string(start);
+  if (legacy_storages) {
+    add_finding(r, std::to_string(n) + " bytes of raw tensor storage after the five legacy pickles", "low", start);
+  } else {
+    add_finding(r, std::to_string(n) + " bytes after the last pickle (no unpickler reads them)", "low", start);
+  }
+  if (depth + 1 >= kMaxNesting) {
+    add_finding(r, "bytes after the last pickle not scanned: nesting limit reached", "medium", start);
+    return;
+  }
+  SubSource tail(src, start, n);
+  Result t = scan_source(tail, depth + 1, /*whole_file=*/false);
+  merge_findings(r, t, member);
+}
+
 }  // namespace
 
 std::optional<Result> scan_pickle(const Source& src, bool definite, int depth) {
@@ -620,31 +741,41 @@ std::optional<Result> scan_pickle(const Source& src, bool definite, int depth) {
   r.format = "pickle";
   Reader in(src);
   Unpickler u(in, depth);
+  uint64_t complete = 0;  // pickles read through STOP
   bool legacy = false;
-  for (uint64_t index = 0; !in.at_end(); ++index) {
+  while (!in.at_end()) {
     uint64_t start = in.pos();
-    if (index >= kMaxPicklesInStream) {
-      r.error = "more pickles in one stream than the scanner's limit";
+    if (complete >= kMaxPicklesInStream) {
+      r.error = "more pickles in one stream than the scanner's limit of " + std::to_string(kMaxPicklesInStream);
       break;
     }
-    // The first pickle of a file known to be one, and the five of a legacy torch file, must
-    // parse; later ones are tried, and bytes that are not a pickle end the stream.
-    bool required = (index == 0 && definite) || (legacy && index < 5);
     Result one;
     u.saw_import = false;
     try {
       u.run(one);
     } catch (const Malformed& e) {
-      if (!required && !u.saw_import) {
-        if (index == 0) return std::nullopt;
-        if (!legacy) {
-          add_finding(r, std::to_string(src.size() - start) + " bytes of other data after the last pickle",
-                      "low", start);
-        }
+      if (u.saw_import) {  // something was imported or called before the stream broke
+        merge_findings(r, one, {});
+        r.error = "malformed pickle: " + e.why + " at offset " + std::to_string(e.offset);
         break;
       }
-      merge_findings(r, one, {});
-      r.error = "malformed pickle: " + e.why + " at offset " + std::to_string(e.offset);
+      // Every unpickler stops here before importing anything, so nothing of this pickle runs.
+      if (complete == 0) {
+        if (!definite) return std::nullopt;
+        add_finding(r, "not a loadable pickle (" + e.why + " at offset " + std::to_string(e.offset) +
+                       "): every unpickler fails there before importing anything", "low", e.offset);
+        r.verdict = Verdict::unknown;
+        return r;
+      }
+      if (legacy && complete < 5) {
+        add_finding(r, "legacy torch file with " + std::to_string(complete) +
+                       " of its 5 pickles: torch.load fails at offset " + std::to_string(e.offset) +
+                       " before rebuilding anything", "low", e.offset);
+        merge_findings(r, one, {});
+        r.verdict = has_serious(r) ? Verdict::unsafe : Verdict::unknown;
+        return r;
+      }
+      scan_after_pickles(r, src, start, depth, legacy && complete >= 5);
       break;
     } catch (const LimitReached& e) {
       merge_findings(r, one, {});
@@ -652,10 +783,12 @@ std::optional<Result> scan_pickle(const Source& src, bool definite, int depth) {
       break;
     }
     merge_findings(r, one, {});
-    if (index == 0 && u.torch_magic) {
+    if (u.saw_import) u.stream_imported = true;
+    if (complete == 0 && u.torch_magic) {
       legacy = true;
       r.format = "pytorch-legacy";
     }
+    ++complete;
   }
   r.verdict = (has_serious(r) || !r.error.empty()) ? Verdict::unsafe : Verdict::safe;
   return r;

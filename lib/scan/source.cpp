@@ -1,4 +1,5 @@
 // Byte sources and the buffered stream reader used by every format parser.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -135,10 +136,31 @@ std::string Reader::line(size_t keep, uint64_t* length) {
   return out;
 }
 
+namespace {
+
+int rank(std::string_view severity) {
+  if (severity == "critical") return 3;
+  if (severity == "high") return 2;
+  if (severity == "medium") return 1;
+  return 0;
+}
+
+}  // namespace
+
+// At the cap the least severe finding gives way to a more severe one, and the file is unsafe
+// (Result::dropped): what is not listed was not looked at by whoever reads the report.
 void add_finding(Result& r, std::string what, const char* severity, uint64_t offset,
                  std::string member) {
-  if (r.findings.size() >= kMaxFindings) return;
-  r.findings.push_back(Finding{std::move(what), severity, offset, std::move(member)});
+  Finding f{std::move(what), severity, offset, std::move(member)};
+  if (r.findings.size() < kMaxFindings) {
+    r.findings.push_back(std::move(f));
+    return;
+  }
+  ++r.dropped;
+  auto least = std::min_element(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
+    return rank(a.severity) < rank(b.severity);
+  });
+  if (rank(least->severity) < rank(f.severity)) *least = std::move(f);
 }
 
 void merge_findings(Result& into, const Result& from, const std::string& member) {
@@ -146,12 +168,14 @@ void merge_findings(Result& into, const Result& from, const std::string& member)
     std::string m = f.member.empty() ? member : member.empty() ? f.member : member + "/" + f.member;
     add_finding(into, f.what, f.severity.c_str(), f.offset, std::move(m));
   }
+  into.dropped += from.dropped;
   if (!from.error.empty()) {
     add_finding(into, "cannot parse: " + from.error, "medium", 0, member);
   }
 }
 
 bool has_serious(const Result& r) {
+  if (r.dropped) return true;
   for (const Finding& f : r.findings) {
     if (f.severity != "low") return true;
   }

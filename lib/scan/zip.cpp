@@ -3,6 +3,7 @@
 // by content, and what makes loaders disagree is flagged: local/central name or method
 // mismatch, encryption flags, bad CRC, overlapping or duplicate members.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -41,21 +42,31 @@ struct Directory {
   uint64_t offset = 0, size = 0, entries = 0, end_at = 0;
 };
 
-Directory find_directory(const Source& src, Result& r) {
+// The end record as zipfile and miniz find it: the last signature in the final 64 KiB + 22.
+std::optional<uint64_t> end_record(const Source& src, std::string* tail_out, uint64_t* from_out) {
   uint64_t size = src.size();
-  if (size < kEndSize) bad("no end of central directory record");
+  if (size < kEndSize) return std::nullopt;
   uint64_t from = size > kEndSize + kMaxComment ? size - kEndSize - kMaxComment : 0;
   std::string tail = src.read_string(from, static_cast<size_t>(size - from));
-  size_t at = std::string::npos;
   for (size_t i = tail.size() - kEndSize + 1; i-- > 0;) {
     if (le_at(tail, i, 4) == kEndSig) {
-      at = i;
-      break;
+      if (tail_out) *tail_out = std::move(tail);
+      if (from_out) *from_out = from;
+      return from + i;
     }
   }
-  if (at == std::string::npos) bad("no end of central directory record");
+  return std::nullopt;
+}
+
+Directory find_directory(const Source& src, Result& r) {
+  uint64_t size = src.size();
+  std::string tail;
+  uint64_t from = 0;
+  std::optional<uint64_t> found = end_record(src, &tail, &from);
+  if (!found) bad("no end of central directory record");
+  size_t at = static_cast<size_t>(*found - from);
   Directory d;
-  d.end_at = from + at;
+  d.end_at = *found;
   uint64_t disk = le_at(tail, at + 4, 2), cd_disk = le_at(tail, at + 6, 2);
   uint64_t on_disk = le_at(tail, at + 8, 2);
   d.entries = le_at(tail, at + 10, 2);
@@ -65,24 +76,50 @@ Directory find_directory(const Source& src, Result& r) {
   if (d.end_at + kEndSize + comment != size) {
     add_finding(r, "zip: end record comment length disagrees with the end of the file", "medium", d.end_at);
   }
-  if (d.entries == 0xFFFF || d.size == 0xFFFFFFFF || d.offset == 0xFFFFFFFF) {
-    if (d.end_at < 20) bad("zip64 locator missing");
-    std::string loc = src.read_string(d.end_at - 20, 20);
-    if (le_at(loc, 0, 4) != kZip64LocatorSig) bad("zip64 locator missing");
-    uint64_t z = le_at(loc, 8, 8);
-    if (z > d.end_at - 20 || d.end_at - 20 - z < 56) bad("zip64 end record out of place");
-    std::string rec = src.read_string(z, 56);
-    if (le_at(rec, 0, 4) != kZip64EndSig) bad("zip64 end record missing");
-    disk = le_at(rec, 16, 4);
-    cd_disk = le_at(rec, 20, 4);
-    on_disk = le_at(rec, 24, 8);
-    d.entries = le_at(rec, 32, 8);
-    d.size = le_at(rec, 40, 8);
-    d.offset = le_at(rec, 48, 8);
-    d.end_at = z;
+  // A zip64 locator: Python's zipfile reads the zip64 record just before it, miniz where the
+  // locator points, and both then use it whatever the end record says. They must agree, and
+  // the end record must not tell a third reader something else.
+  bool markers = d.entries == 0xFFFF || d.size == 0xFFFFFFFF || d.offset == 0xFFFFFFFF;
+  std::string loc = d.end_at >= 20 ? src.read_string(d.end_at - 20, 20) : std::string();
+  bool locator = loc.size() == 20 && le_at(loc, 0, 4) == kZip64LocatorSig;
+  if (locator) {
+    uint64_t pointed = le_at(loc, 8, 8);
+    uint64_t before = d.end_at >= 20 + 56 ? d.end_at - 20 - 56 : UINT64_MAX;
+    auto is_record = [&](uint64_t z) {
+      return z != UINT64_MAX && z + 56 <= d.end_at - 20 && le_at(src.read_string(z, 4), 0, 4) == kZip64EndSig;
+    };
+    bool py = is_record(before), mz = is_record(pointed);
+    if (py != mz || (py && before != pointed)) {
+      bad("zip64 locator points elsewhere than the record before it (zipfile and miniz read different directories)");
+    }
+    if (py) {
+      std::string rec = src.read_string(before, 56);
+      uint64_t e64 = le_at(rec, 32, 8), s64 = le_at(rec, 40, 8), o64 = le_at(rec, 48, 8);
+      if ((d.entries != 0xFFFF && d.entries != e64) || (d.size != 0xFFFFFFFF && d.size != s64) ||
+          (d.offset != 0xFFFFFFFF && d.offset != o64)) {
+        bad("zip64 record and end record describe different central directories");
+      }
+      disk = le_at(rec, 16, 4);
+      cd_disk = le_at(rec, 20, 4);
+      on_disk = le_at(rec, 24, 8);
+      d.entries = e64;
+      d.size = s64;
+      d.offset = o64;
+      d.end_at = before;
+    } else {
+      bad("zip64 locator without a zip64 end record");
+    }
+  } else if (markers) {
+    bad("zip64 locator missing");
   }
   if (disk != 0 || cd_disk != 0 || on_disk != d.entries) bad("multi-disk archives are not supported");
   if (d.offset > d.end_at || d.size > d.end_at - d.offset) bad("central directory out of bounds");
+  // zipfile shifts every offset by the difference (data prepended to the archive); miniz does
+  // not. Either way the two read different bytes.
+  if (d.offset + d.size != d.end_at) {
+    bad("central directory does not end where the end record is (prepended data or a gap: "
+        "zipfile shifts offsets, miniz does not)");
+  }
   if (d.entries > d.size / 46) bad("entry count does not fit the central directory");
   return d;
 }
@@ -176,6 +213,22 @@ uint32_t crc_of(const Source& s) {
 
 }  // namespace
 
+bool zip_found_from_end(const Source& src) {
+  std::string tail;
+  uint64_t from = 0;
+  std::optional<uint64_t> at = end_record(src, &tail, &from);
+  if (!at) return false;
+  size_t i = static_cast<size_t>(*at - from);
+  uint64_t entries = le_at(tail, i + 10, 2), size = le_at(tail, i + 12, 4), offset = le_at(tail, i + 16, 4);
+  if (entries == 0 && size == 0) return false;  // an empty archive holds nothing to load
+  // zipfile's reading (offsets shifted by what precedes the directory) or the plain one.
+  for (uint64_t cd : {offset, *at >= size ? *at - size : UINT64_MAX}) {
+    if (cd != UINT64_MAX && cd + 4 <= src.size() && le_at(src.read_string(cd, 4), 0, 4) == kCentralSig) return true;
+  }
+  // A zip64 directory is located through the records before the end record.
+  return *at >= 20 && le_at(src.read_string(*at - 20, 4), 0, 4) == kZip64LocatorSig;
+}
+
 Result scan_zip(const Source& src, int depth) {
   Result r;
   r.format = "zip";
@@ -207,11 +260,16 @@ Result scan_zip(const Source& src, int depth) {
       if (!truncated && crc32(0, data.data(), data.size()) != e.crc) add_finding(r, "zip: CRC-32 mismatch", "medium", e.local, e.name);
       MemorySource member(std::move(data));
       m = scan_source(member, depth + 1);
-      if (truncated && m.format != "unknown") {
-        add_finding(r, "zip: member larger than the scanner's decompression limit", "medium", e.local, e.name);
-      }
+      if (truncated) add_finding(r, "zip: member larger than the scanner's decompression limit", "medium", e.local, e.name);
+    } else if (e.method == 12) {  // bzip2: zipfile reads it (miniz does not)
+      Decompressed z = decompress(src, e.data, e.csize, Wrapper::bz2, kMaxInflated);
+      if (!z.error.empty()) add_finding(r, "zip: " + z.error, "medium", e.local, e.name);
+      if (z.capped) add_finding(r, "zip: member larger than the scanner's decompression limit", "medium", e.local, e.name);
+      MemorySource member(std::move(z.data));
+      m = scan_source(member, depth + 1);
     } else {
-      add_finding(r, "zip: compression method " + std::to_string(e.method) + " cannot be scanned", "medium", e.local, e.name);
+      add_finding(r, "zip: compression method " + std::to_string(e.method) + " is not read by the scanner", "medium",
+                  e.local, e.name);
       continue;
     }
     merge_findings(r, m, e.name);
@@ -221,12 +279,30 @@ Result scan_zip(const Source& src, int depth) {
     if (m.format != "numpy") all_npy = false;
   }
 
-  // Members must not share bytes (one payload seen under two names).
-  std::vector<std::pair<uint64_t, uint64_t>> spans;
-  for (const Entry& e : entries) spans.emplace_back(e.local, e.data + e.csize);
-  std::sort(spans.begin(), spans.end());
-  for (size_t i = 1; i < spans.size(); ++i) {
-    if (spans[i].first < spans[i - 1].second) add_finding(r, "zip: members overlap", "medium", spans[i].first);
+  // Members must not share bytes (one payload seen under two names), and no bytes may lie
+  // between them: a reader walking local headers would see what the directory hides.
+  struct Span {
+    uint64_t start, end, slack;  // slack: a data descriptor (flag 3) of 12 to 24 bytes may follow
+  };
+  std::vector<Span> spans;
+  for (const Entry& e : entries) spans.push_back({e.local, e.data + e.csize, (e.flags & 0x0008) ? 24u : 0u});
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+  uint64_t end = 0, slack = 0;
+  for (const Span& sp : spans) {
+    if (sp.start < end) {
+      add_finding(r, "zip: members overlap", "medium", sp.start);
+    } else if (sp.start > end + slack) {
+      add_finding(r, "zip: " + std::to_string(sp.start - end) + " bytes before this member belong to no member",
+                  "medium", end);
+    }
+    if (sp.end >= end) {
+      end = sp.end;
+      slack = sp.slack;
+    }
+  }
+  if (!spans.empty() && d.offset > end + slack) {
+    add_finding(r, "zip: " + std::to_string(d.offset - end) + " bytes between the last member and the central directory",
+                "medium", end);
   }
 
   if (torch) r.format = "pytorch-zip";

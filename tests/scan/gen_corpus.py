@@ -363,7 +363,7 @@ def build():
     # A FRAME that ends inside an opcode: the C unpickler does not care, frame-trusting scanners do.
     body = sbu("os") + sbu("system") + b"\x93" + call_with_str_arg()
     add("bypass/frame_mismatch.pkl", proto(4) + b"\x95" + struct.pack("<Q", 3) + body, "unsafe", "pickle",
-        "FRAME")
+        "os.system")
     add("bypass/frame_hides_global.pkl",
         proto(4) + b"\x95" + struct.pack("<Q", 2) + P.EMPTY_DICT + P.POP + b"\x95" + struct.pack("<Q", len(body)) +
         body, "unsafe", "pickle", "os.system")
@@ -371,13 +371,17 @@ def build():
         "pickle", "system")
     add("bypass/concatenated_p0.pkl", pickle.dumps([1], protocol=0) + b"cos\nsystem\n(S'id'\ntR.", "unsafe",
         "pickle", "os.system")
-    add("bypass/ext_registry.pkl", proto(2) + b"\x82\x01" + P.EMPTY_TUPLE + P.REDUCE + P.STOP, "unsafe", "pickle",
+    # An unregistered extension code: CPython raises before anything runs.
+    add("bypass/ext_registry.pkl", proto(2) + b"\x82\x01" + P.EMPTY_TUPLE + P.REDUCE + P.STOP, "unknown", "pickle",
         "extension")
+    add("bypass/ext_after_add_extension.pkl", proto(2) + b"ccopyreg\nadd_extension\n" + P.EMPTY_TUPLE + P.REDUCE +
+        P.POP + b"\x82\x01" + P.EMPTY_TUPLE + P.REDUCE + P.STOP, "unsafe", "pickle", "extension")
     add("bypass/build_on_global.pkl",
         proto(2) + b"ccollections\nOrderedDict\n" + P.NONE + P.EMPTY_DICT + sbu("x") + P.NONE + P.SETITEM +
         P.TUPLE2 + P.BUILD + P.STOP, "unsafe", "pickle", "BUILD")
-    add("bypass/truncated_after_proto.pkl", pickle.dumps(plain, protocol=4)[:40], "unsafe", "pickle",
-        "malformed")
+    # Broken before any import: every unpickler fails first, so nothing can run.
+    add("bypass/truncated_after_proto.pkl", pickle.dumps(plain, protocol=4)[:40], "unknown", "pickle",
+        "not a loadable pickle")
     add("bypass/no_proto_global_then_junk.pkl", b"cos\nsystem\n\xff\xff", "unsafe", "pickle", "os.system")
     add("bypass/protocol_bump.pkl", proto(2) + P.NONE + P.POP + proto(4) + sbu("os") + sbu("system") + b"\x93" +
         call_with_str_arg(), "unsafe", "pickle", "os.system")
@@ -425,7 +429,7 @@ def build():
         "pytorch-legacy", "system")
     add("torch/legacy_malicious_keys.bin", torch_legacy(state_dict(1), storage_keys_obj=evil), "unsafe",
         "pytorch-legacy", "system")
-    add("torch/legacy_truncated.bin", torch_legacy(state_dict(1))[:120], "unsafe", "pytorch-legacy", "malformed")
+    add("torch/legacy_truncated.bin", torch_legacy(state_dict(1))[:120], "unknown", "pytorch-legacy", "5 pickles")
     add("torch/legacy_tar.tar", tar_bytes([("sys_info", pickle.dumps({}, protocol=2)),
                                            ("pickle", pickle.dumps(evil, protocol=2))]), "unsafe", "tar", "system")
     add("torch/zip_in_zip.zip", zip_bytes([("inner.pt", evil_zip)]), "unsafe", None, "system")

@@ -47,6 +47,10 @@ FileReport scan_memory(std::span<const uint8_t> data, const std::string& display
 // Never throws for a single file: its I/O error is recorded in its report (io_failed).
 std::vector<FileReport> scan_paths(const std::vector<std::string>& paths);
 
+// scan --insecure-skip-archives: a file that is unsafe only because it is an archive no model
+// loader opens (7z, RAR, lz4, zstd; not scanned inside) becomes unknown.
+void insecure_skip_unopened_archives(std::vector<FileReport>& reports);
+
 const char* to_string(Verdict v);
 // True when the report must stop the model from being trusted: unsafe, or not scanned.
 bool blocks_trust(const FileReport& r);
