@@ -173,24 +173,21 @@ int main(int argc, char** argv) {
       st.predicate = read_json_object(predicate_file, "predicate");
     }
 
-    std::vector<PrivateKey> loaded;
-    loaded.reserve(keys.size());
-    for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
-    std::vector<const PrivateKey*> signers;
-    for (const auto& k : loaded) signers.push_back(&k);
+    tool::Signers loaded = tool::load_signers(keys, pass_file);
+    const std::vector<const Signer*>& signers = loaded.ptrs;
     const std::string bundle =
         output.empty() ? default_attestations_path(subjects.empty() ? files.front() : subjects.front()).string() : output;
     audit.fields["model"] = st.subjects.front().name;
     if (!st.subjects.front().sha256.empty()) audit.fields["model_digest"] = "sha256:" + st.subjects.front().sha256;
     audit.fields["predicate_type"] = st.predicate_type;
     audit.fields["keyids"] = json::array();
-    for (const auto& k : loaded) audit.fields["keyids"].push_back(k.public_key().keyid());
+    for (const Signer* k : signers) audit.fields["keyids"].push_back(k->public_key().keyid());
     append_attestation(bundle, st, signers);
     if (as_json) {
       std::printf("%s\n", st.to_json().dump(2).c_str());
     } else if (!quiet) {
       std::string who;
-      for (const auto& k : loaded) who += (who.empty() ? "" : ", ") + k.public_key().keyid().substr(0, 16);
+      for (const Signer* k : signers) who += (who.empty() ? "" : ", ") + k->public_key().keyid().substr(0, 16);
       std::printf("%s: appended %s about %s (sha256:%s), signed by %s\n", bundle.c_str(), st.predicate_type.c_str(),
                   st.subjects.front().name.c_str(), st.subjects.front().sha256.c_str(), who.c_str());
     }

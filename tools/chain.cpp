@@ -98,15 +98,10 @@ int main(int argc, char** argv) {
       std::string text = read_file_limited(layout_in, kMaxLayoutBytes, "layout");
       fs::path base = fs::path(layout_in).parent_path();
       std::string resolved = resolve_layout(text, base.empty() ? fs::path(".") : base, "layout " + layout_in);
-      std::vector<PrivateKey> loaded;
-      loaded.reserve(owner_keys.size());
-      for (const auto& k : owner_keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
-      std::vector<const PrivateKey*> signers;
+      tool::Signers loaded = tool::load_signers(owner_keys, pass_file);
+      const std::vector<const Signer*>& signers = loaded.ptrs;
       std::vector<PublicKey> pubs;
-      for (const auto& k : loaded) {
-        signers.push_back(&k);
-        pubs.push_back(k.public_key());
-      }
+      for (const Signer* k : signers) pubs.push_back(k->public_key());
       Envelope env = sign_layout(resolved, signers);
       const std::string bytes = env.to_json().dump(2) + "\n";
       // Read it back as a verifier will: signatures, owners listed, threshold. The clock is left
@@ -119,7 +114,7 @@ int main(int argc, char** argv) {
         throw usage_error(e.what(), e.hint());   // the caller's keys or layout, not an attack
       }
       write_file_atomic(out, bytes, 0644);
-      if (!quiet) std::printf("%s: signed layout with %zu key(s)\n", out.c_str(), loaded.size());
+      if (!quiet) std::printf("%s: signed layout with %zu key(s)\n", out.c_str(), signers.size());
       return 0;
     }
     ChainInputs in;

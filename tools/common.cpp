@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "modelseal/pkcs11.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -131,6 +133,18 @@ uint64_t model_size(const std::string& model) {
 
 PrivateKey::PassphraseSource passphrase_source(const std::string& file, const std::string& key_path) {
   return [file, key_path] { return read_passphrase(file, false, "passphrase for " + key_path + ": "); };
+}
+
+Signers load_signers(const std::vector<std::string>& keys, const std::string& pass_file) {
+  Signers out;
+  for (const auto& k : keys) {
+    if (Pkcs11Uri::is_uri(k))
+      out.owned.push_back(std::make_unique<Pkcs11Key>(Pkcs11Key::open(Pkcs11Uri::parse(k))));
+    else
+      out.owned.push_back(std::make_unique<PrivateKey>(PrivateKey::load(k, passphrase_source(pass_file, k))));
+    out.ptrs.push_back(out.owned.back().get());
+  }
+  return out;
 }
 
 Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file) {

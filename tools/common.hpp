@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,14 @@ uint64_t model_size(const std::string& model);
 
 // Passphrase from MODELSEAL_PASSPHRASE, --passphrase-file, or the terminal.
 PrivateKey::PassphraseSource passphrase_source(const std::string& file, const std::string& key_path);
+
+// The signing keys of `-k`: PKCS#8 files (passphrase as passphrase_source) or PKCS#11 URIs
+// ("pkcs11:...", modelseal-keys(5)). `ptrs` points into `owned`, in the order given.
+struct Signers {
+  std::vector<std::unique_ptr<Signer>> owned;
+  std::vector<const Signer*> ptrs;
+};
+Signers load_signers(const std::vector<std::string>& keys, const std::string& pass_file);
 
 // `-p KEY.pub ...` or `--policy FILE` (exactly one of them).
 Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file);

@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
     if (!attest && (!keys.empty() || !attestations.empty()))
       throw usage_error("-k and --attestations go with --attest");
     // Keys first: a wrong passphrase must not cost a whole scan.
-    std::vector<PrivateKey> loaded;
-    for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
+    tool::Signers loaded = tool::load_signers(keys, pass_file);
     // With --attest the model is walked, scanned and hashed in one pass, as sign does it: the
     // subject digest covers exactly the bytes that were scanned.
     std::optional<ScannedModel> scanned;
@@ -96,8 +95,7 @@ int main(int argc, char** argv) {
       st.predicate_type = std::string(kScanPredicateType);
       st.predicate = scan_predicate(untrusted ? "unsafe" : "safe", "modelseal " MODELSEAL_VERSION, std::time(nullptr),
                                     scan::to_json(reports));
-      std::vector<const PrivateKey*> signers;
-      for (const auto& k : loaded) signers.push_back(&k);
+      const std::vector<const Signer*>& signers = loaded.ptrs;
       std::string out = attestations.empty() ? default_attestations_path(paths.front()).string() : attestations;
       append_attestation(out, st, signers);
       if (!quiet && !as_json)

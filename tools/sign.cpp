@@ -34,10 +34,8 @@ int main(int argc, char** argv) {
              "  modelseal: signed ./bert (12 files, sha256:9274...) -> ./bert/model.sig");
   return tool::run(app, argc, argv, [&] {
     audit.fields["model"] = model;
-    std::vector<PrivateKey> loaded;
-    for (const auto& k : keys) loaded.push_back(PrivateKey::load(k, tool::passphrase_source(pass_file, k)));
-    std::vector<const PrivateKey*> ptrs;
-    for (const auto& k : loaded) ptrs.push_back(&k);
+    tool::Signers loaded = tool::load_signers(keys, pass_file);
+    const std::vector<const Signer*>& ptrs = loaded.ptrs;
     SignOptions opts;
     opts.signature = sig;
     opts.ignore_paths = ignores;
@@ -53,7 +51,7 @@ int main(int argc, char** argv) {
     }();
     audit.fields["model_digest"] = "sha256:" + digest_hex(r.manifest.root());
     audit.fields["keyids"] = json::array();
-    for (const auto& k : loaded) audit.fields["keyids"].push_back(k.public_key().keyid());
+    for (const Signer* k : ptrs) audit.fields["keyids"].push_back(k->public_key().keyid());
     if (!quiet)
       std::fprintf(stderr, "modelseal: signed %s (%zu resources, sha256:%s) -> %s\n", model.c_str(),
                    r.manifest.resources.size(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());

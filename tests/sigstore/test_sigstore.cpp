@@ -91,7 +91,7 @@ TEST_CASE("sigstore vectors verify with their identity, offline") {
     CHECK(s.key.type() == KeyType::ecdsa_p256);
     // The returned key verifies the envelope over the standard PAE, and the payload is the statement.
     CHECK_NOTHROW(s.key.verify(pae(env.payload_type, env.payload), env.signatures[0].sig));
-    CHECK_NOTHROW(Manifest::from_statement(env.payload));
+    CHECK_NOTHROW(Manifest::parse_unauthenticated(env.payload));
     CHECK(sigstore_of(b, root, {"", R"(.*@us\.ibm\.com)", kStefan.issuer}).identity == "stefanb@us.ibm.com");
   }
   // v1.1.0 also carries an RFC 3161 timestamp from the Sigstore TSA: two verified times.
@@ -228,7 +228,7 @@ TEST_CASE("certificate vectors chain to their root at the leaf's notBefore") {
     CHECK_NOTHROW(verify_dsse_with_certified_key(s.key, env, env.signatures[0], true));
     CHECK_NOTHROW(verify_certificate_chain(vm, roots, std::string("intermediate-ca")));
     CHECK(has(refusal([&] { verify_certificate_chain(vm, roots, std::string("someone")); }), "is not someone"));
-    CHECK_NOTHROW(Manifest::from_statement(env.payload));
+    CHECK_NOTHROW(Manifest::parse_unauthenticated(env.payload));
 
     // Another root; the intermediate removed; the leaf replaced by a Fulcio leaf.
     const json tr = root_json();

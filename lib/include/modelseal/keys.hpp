@@ -58,7 +58,18 @@ struct Passphrase {
   SecretBytes bytes;
 };
 
-class PrivateKey {
+// What signs: a private key from a file (PrivateKey) or on a PKCS#11 token (Pkcs11Key). Every
+// signing program takes its keys through this interface.
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  virtual const PublicKey& public_key() const = 0;
+  // A signature of `message` by this key: Ed25519 64 raw bytes; ECDSA DER over SHA-256 (P-256)
+  // or SHA-384 (P-384) of the message.
+  virtual std::string sign(std::string_view message) const = 0;
+};
+
+class PrivateKey : public Signer {
  public:
   static PrivateKey generate(KeyType type);
   // Loads a PKCS#8 PEM (encrypted or not); refuses files readable by group or others.
@@ -68,8 +79,8 @@ class PrivateKey {
   static PrivateKey from_pem(std::string_view pem, const PassphraseSource& passphrase, const std::string& what);
 
   KeyType type() const { return pub_.type(); }
-  const PublicKey& public_key() const { return pub_; }
-  std::string sign(std::string_view message) const;
+  const PublicKey& public_key() const override { return pub_; }
+  std::string sign(std::string_view message) const override;
   // PKCS#8 PEM: ENCRYPTED PRIVATE KEY (scrypt + AES-256-CBC). Error(usage) for an empty passphrase.
   SecretBytes to_pem(const Passphrase& pass) const;
   // PKCS#8 PEM: PRIVATE KEY, unencrypted: anyone who can read the file can sign.

@@ -47,7 +47,7 @@ std::optional<std::string> find_pkcs11_module(std::string_view name);
 
 // A private key on a token, reached through the module's C API (dlopen). The session stays open
 // (logged in) while the key or a copy of it lives; sign() may be called from several threads.
-class Pkcs11Key {
+class Pkcs11Key : public Signer {
  public:
   // Loads the module, finds the one token and the one private key the URI names, logs in and
   // reads the matching public key (public key object with the same CKA_ID, else same label,
@@ -61,12 +61,12 @@ class Pkcs11Key {
   static PublicKey generate(const Pkcs11Uri& uri, KeyType type);
 
   KeyType type() const { return pub_.type(); }
-  const PublicKey& public_key() const { return pub_; }
+  const PublicKey& public_key() const override { return pub_; }
   const std::string& display() const { return display_; }
   // Exactly what PrivateKey::sign returns: Ed25519 64 raw bytes (CKM_EDDSA over the message);
   // ECDSA a DER signature over SHA-256 (P-256) / SHA-384 (P-384) of the message (hashed here,
   // CKM_ECDSA on the token). The signature is verified with public_key() before it is returned.
-  std::string sign(std::string_view message) const;
+  std::string sign(std::string_view message) const override;
 
   struct Session;  // module + logged-in session, shared by copies
 
