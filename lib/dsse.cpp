@@ -26,7 +26,7 @@ json Envelope::to_json() const {
   return {{"payload", base64_encode(payload)}, {"payloadType", payload_type}, {"signatures", sigs}};
 }
 
-Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const Signer*>& keys) {
+Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const SigningKey*>& keys) {
   if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
   Envelope env{std::move(payload), std::move(payload_type), {}};
   const std::string message = pae(env.payload_type, env.payload);

@@ -76,7 +76,7 @@ Manifest manifest_for(const fs::path& model, const SignOptions& opts) {
   return hash_model(tree, ser, opts.hash);
 }
 
-SignResult sign_model(const fs::path& model, const std::vector<const Signer*>& keys, const SignOptions& opts) {
+SignResult sign_model(const fs::path& model, const std::vector<const SigningKey*>& keys, const SignOptions& opts) {
   if (keys.empty()) throw usage_error("no signing key given", "use -k KEY");
   SignResult out;
   out.signature = opts.signature.empty() ? default_signature_path(model) : opts.signature;
@@ -91,7 +91,7 @@ SignResult sign_model(const fs::path& model, const std::vector<const Signer*>& k
 
   out.bundle.envelope = sign_envelope(std::string(kInTotoPayloadType), out.manifest.statement(), keys);
   std::vector<PublicKey> pubs;
-  for (const Signer* k : keys) pubs.push_back(k->public_key());
+  for (const SigningKey* k : keys) pubs.push_back(k->public_key());
   out.bundle.media_type = std::string(kBundleMediaType);
   out.bundle.key_hint = keys.front()->public_key().hint();
   const std::string bytes = out.bundle.serialize();

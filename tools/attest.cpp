@@ -174,20 +174,20 @@ int main(int argc, char** argv) {
     }
 
     tool::Signers loaded = tool::load_signers(keys, pass_file);
-    const std::vector<const Signer*>& signers = loaded.ptrs;
+    const std::vector<const SigningKey*>& signers = loaded.ptrs;
     const std::string bundle =
         output.empty() ? default_attestations_path(subjects.empty() ? files.front() : subjects.front()).string() : output;
     audit.fields["model"] = st.subjects.front().name;
     if (!st.subjects.front().sha256.empty()) audit.fields["model_digest"] = "sha256:" + st.subjects.front().sha256;
     audit.fields["predicate_type"] = st.predicate_type;
     audit.fields["keyids"] = json::array();
-    for (const Signer* k : signers) audit.fields["keyids"].push_back(k->public_key().keyid());
+    for (const SigningKey* k : signers) audit.fields["keyids"].push_back(k->public_key().keyid());
     append_attestation(bundle, st, signers);
     if (as_json) {
       std::printf("%s\n", st.to_json().dump(2).c_str());
     } else if (!quiet) {
       std::string who;
-      for (const Signer* k : signers) who += (who.empty() ? "" : ", ") + k->public_key().keyid().substr(0, 16);
+      for (const SigningKey* k : signers) who += (who.empty() ? "" : ", ") + k->public_key().keyid().substr(0, 16);
       std::printf("%s: appended %s about %s (sha256:%s), signed by %s\n", bundle.c_str(), st.predicate_type.c_str(),
                   st.subjects.front().name.c_str(), st.subjects.front().sha256.c_str(), who.c_str());
     }

@@ -99,9 +99,9 @@ int main(int argc, char** argv) {
       fs::path base = fs::path(layout_in).parent_path();
       std::string resolved = resolve_layout(text, base.empty() ? fs::path(".") : base, "layout " + layout_in);
       tool::Signers loaded = tool::load_signers(owner_keys, pass_file);
-      const std::vector<const Signer*>& signers = loaded.ptrs;
+      const std::vector<const SigningKey*>& signers = loaded.ptrs;
       std::vector<PublicKey> pubs;
-      for (const Signer* k : signers) pubs.push_back(k->public_key());
+      for (const SigningKey* k : signers) pubs.push_back(k->public_key());
       Envelope env = sign_layout(resolved, signers);
       const std::string bytes = env.to_json().dump(2) + "\n";
       // Read it back as a verifier will: signatures, owners listed, threshold. The clock is left

@@ -63,8 +63,8 @@ PrivateKey::PassphraseSource passphrase_source(const std::string& file, const st
 // The signing keys of `-k`: PKCS#8 files (passphrase as passphrase_source) or PKCS#11 URIs
 // ("pkcs11:...", modelseal-keys(5)). `ptrs` points into `owned`, in the order given.
 struct Signers {
-  std::vector<std::unique_ptr<Signer>> owned;
-  std::vector<const Signer*> ptrs;
+  std::vector<std::unique_ptr<SigningKey>> owned;
+  std::vector<const SigningKey*> ptrs;
 };
 Signers load_signers(const std::vector<std::string>& keys, const std::string& pass_file);
 

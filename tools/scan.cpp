@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
       st.predicate_type = std::string(kScanPredicateType);
       st.predicate = scan_predicate(untrusted ? "unsafe" : "safe", "modelseal " MODELSEAL_VERSION, std::time(nullptr),
                                     scan::to_json(reports));
-      const std::vector<const Signer*>& signers = loaded.ptrs;
+      const std::vector<const SigningKey*>& signers = loaded.ptrs;
       std::string out = attestations.empty() ? default_attestations_path(paths.front()).string() : attestations;
       append_attestation(out, st, signers);
       if (!quiet && !as_json)

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   return tool::run(app, argc, argv, [&] {
     audit.fields["model"] = model;
     tool::Signers loaded = tool::load_signers(keys, pass_file);
-    const std::vector<const Signer*>& ptrs = loaded.ptrs;
+    const std::vector<const SigningKey*>& ptrs = loaded.ptrs;
     SignOptions opts;
     opts.signature = sig;
     opts.ignore_paths = ignores;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     }();
     audit.fields["model_digest"] = "sha256:" + digest_hex(r.manifest.root());
     audit.fields["keyids"] = json::array();
-    for (const Signer* k : ptrs) audit.fields["keyids"].push_back(k->public_key().keyid());
+    for (const SigningKey* k : ptrs) audit.fields["keyids"].push_back(k->public_key().keyid());
     if (!quiet)
       std::fprintf(stderr, "modelseal: signed %s (%zu resources, sha256:%s) -> %s\n", model.c_str(),
                    r.manifest.resources.size(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());

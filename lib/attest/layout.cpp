@@ -228,7 +228,7 @@ std::string resolve_layout(std::string_view text, const fs::path& base_dir, cons
   }
 }
 
-Envelope sign_layout(const std::string& resolved, const std::vector<const Signer*>& keys) {
+Envelope sign_layout(const std::string& resolved, const std::vector<const SigningKey*>& keys) {
   if (keys.empty()) throw usage_error("no signing key given", "use -k OWNER.key");
   return sign_envelope(std::string(kLayoutPayloadType), resolved, keys);
 }

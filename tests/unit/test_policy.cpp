@@ -23,7 +23,7 @@ std::string key_entry(const PublicKey& k, const std::string& extra = "") {
   return R"({"type":")" + std::string(key_type_name(k.type())) + R"(","pem":)" + json(k.pem()).dump() + extra + "}";
 }
 
-Envelope signed_by(const std::vector<const Signer*>& keys) {
+Envelope signed_by(const std::vector<const SigningKey*>& keys) {
   Envelope env{"payload", "application/vnd.in-toto+json", {}};
   for (auto* k : keys) env.signatures.push_back({k->sign(pae(env.payload_type, env.payload)), "hint"});
   return env;

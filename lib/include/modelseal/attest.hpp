@@ -66,7 +66,7 @@ std::filesystem::path default_attestations_path(const std::filesystem::path& mod
 
 // Signs the statement with every key (one DSSE signature each, payloadType in-toto).
 // Error(usage) if no key or the same key twice.
-Envelope sign_statement(const Statement& st, const std::vector<const Signer*>& keys);
+Envelope sign_statement(const Statement& st, const std::vector<const SigningKey*>& keys);
 
 // One line of a `.intoto.jsonl` bundle (compact JSON, no newline).
 std::string envelope_line(const Envelope& env);
@@ -76,7 +76,7 @@ std::string envelope_line(const Envelope& env);
 // partial or corrupted file. Error(not_trusted) if the existing file does not end with a
 // newline (it was damaged: nothing is appended).
 void append_attestation(const std::filesystem::path& jsonl, const Statement& st,
-                        const std::vector<const Signer*>& keys);
+                        const std::vector<const SigningKey*>& keys);
 // Appends an already-built line (no newline in it) with the same guarantees.
 void append_line_atomic(const std::filesystem::path& jsonl, std::string_view line);
 

@@ -32,7 +32,7 @@ struct Envelope {
 
 // An envelope around `payload` with one signature over its PAE per key (key ids are hints only).
 // Error(usage) if `keys` is empty or names the same key twice.
-Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const Signer*>& keys);
+Envelope sign_envelope(std::string payload_type, std::string payload, const std::vector<const SigningKey*>& keys);
 
 }  // namespace modelseal
 

@@ -60,16 +60,16 @@ struct Passphrase {
 
 // What signs: a private key from a file (PrivateKey) or on a PKCS#11 token (Pkcs11Key). Every
 // signing program takes its keys through this interface.
-class Signer {
+class SigningKey {
  public:
-  virtual ~Signer() = default;
+  virtual ~SigningKey() = default;
   virtual const PublicKey& public_key() const = 0;
   // A signature of `message` by this key: Ed25519 64 raw bytes; ECDSA DER over SHA-256 (P-256)
   // or SHA-384 (P-384) of the message.
   virtual std::string sign(std::string_view message) const = 0;
 };
 
-class PrivateKey : public Signer {
+class PrivateKey : public SigningKey {
  public:
   static PrivateKey generate(KeyType type);
   // Loads a PKCS#8 PEM (encrypted or not); refuses files readable by group or others.

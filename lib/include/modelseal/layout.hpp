@@ -97,7 +97,7 @@ Envelope load_layout_envelope(const std::filesystem::path& path);
 // if the result is not a valid layout.
 std::string resolve_layout(std::string_view text, const std::filesystem::path& base_dir, const std::string& what);
 // Signs resolved layout bytes with every key (DSSE, kLayoutPayloadType).
-Envelope sign_layout(const std::string& resolved, const std::vector<const Signer*>& keys);
+Envelope sign_layout(const std::string& resolved, const std::vector<const SigningKey*>& keys);
 
 }  // namespace modelseal
 

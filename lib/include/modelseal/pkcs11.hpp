@@ -47,7 +47,7 @@ std::optional<std::string> find_pkcs11_module(std::string_view name);
 
 // A private key on a token, reached through the module's C API (dlopen). The session stays open
 // (logged in) while the key or a copy of it lives; sign() may be called from several threads.
-class Pkcs11Key : public Signer {
+class Pkcs11Key : public SigningKey {
  public:
   // Loads the module, finds the one token and the one private key the URI names, logs in and
   // reads the matching public key (public key object with the same CKA_ID, else same label,

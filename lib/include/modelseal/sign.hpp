@@ -47,7 +47,7 @@ ScannedModel scan_model(const std::filesystem::path& model, const SignOptions& o
 // unless opts.insecure_allow_unsafe_content. Then signs with every key in `keys` (one DSSE
 // signature each), verifies the bundle against the keys' public halves and the manifest, and
 // writes it atomically. Throws Error.
-SignResult sign_model(const std::filesystem::path& model, const std::vector<const Signer*>& keys,
+SignResult sign_model(const std::filesystem::path& model, const std::vector<const SigningKey*>& keys,
                       const SignOptions& opts);
 
 }  // namespace modelseal
