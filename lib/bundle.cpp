@@ -1,5 +1,6 @@
 #include "modelseal/bundle.hpp"
 
+#include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/formats.hpp"
@@ -10,6 +11,11 @@ namespace modelseal {
 
 std::string Bundle::serialize() const {
   json vm = {{"publicKey", {{"hint", key_hint}}}, {"tlogEntries", json::array()}};
+  if (!certificate_chain.empty()) {   // model_signing's certificate method
+    json certs = json::array();
+    for (const auto& der : certificate_chain) certs.push_back({{"rawBytes", base64_encode(der)}});
+    vm = {{"x509CertificateChain", {{"certificates", certs}}}, {"tlogEntries", json::array()}};
+  }
   json j = {{"mediaType", kBundleMediaType}, {"verificationMaterial", vm}, {"dsseEnvelope", envelope.to_json()}};
   return j.dump() + "\n";
 }
@@ -23,10 +29,11 @@ Bundle Bundle::parse(std::string_view bytes, const std::string& what) {
   b.media_type = require_string(j, "mediaType", what);
   if (!b.media_type.starts_with(kBundleMediaTypePrefix))
     throw untrusted(what + ": not a sigstore bundle (mediaType \"" + b.media_type + "\")");
-  if (auto vm = j.find("verificationMaterial"); vm != j.end() && vm->is_object()) {
-    if (auto pk = vm->find("publicKey"); pk != vm->end() && pk->is_object())
-      if (auto h = pk->find("hint"); h != pk->end() && h->is_string()) b.key_hint = h->get<std::string>();
-  }
+  // Every OMS bundle says how it was signed (the specification's invalid vectors): refused without.
+  auto vm = j.find("verificationMaterial");
+  if (vm == j.end()) throw untrusted(what + ": no verificationMaterial");
+  b.material = VerificationMaterial::parse(*vm, what);
+  b.key_hint = b.material.public_key_hint;
   if (!j.contains("dsseEnvelope")) throw untrusted(what + ": no dsseEnvelope (only DSSE bundles are supported)");
   b.envelope = Envelope::from_json(require(j, "dsseEnvelope", json::value_t::object, what), what);
   return b;

@@ -62,7 +62,7 @@ Policy Policy::from_keys(std::vector<PublicKey> keys) {
   Policy p;
   for (auto& k : keys) {
     std::string id = k.keyid().substr(0, 16);
-    p.signers_.push_back({id, std::move(k)});
+    p.signers_.push_back({id, std::move(k), {}});
     p.rules_.emplace_back();
   }
   return p;
@@ -110,7 +110,7 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
       }
       if (pub->type() != *kt)
         throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub->type())));
-      TrustedSigner signer{k.contains("id") ? require_string(k, "id", what) : pub->keyid().substr(0, 16), *pub};
+      TrustedSigner signer{k.contains("id") ? require_string(k, "id", what) : pub->keyid().substr(0, 16), *pub, {}};
       SignerRules tk;
       for (const char* field : {"not_before", "not_after"}) {
         if (!k.contains(field)) continue;
@@ -163,6 +163,66 @@ AuthenticatedPayload Policy::authenticate(const Envelope& env, const std::string
   return modelseal::authenticate(env, signers_, kModelSignature, what);
 }
 
+AuthenticatedPayload Policy::authenticate(const Envelope& env, const VerificationMaterial& material,
+                                          const std::string& what) const {
+  return modelseal::authenticate(env, &material, signers_, kModelSignature, what);
+}
+
+namespace {
+
+class SigstoreTrust : public CertifiedTrust {
+ public:
+  SigstoreTrust(TrustedRoot root, SigstoreIdentity id) : root_(std::move(root)), id_(std::move(id)) {}
+  CertifiedSigner certify(const VerificationMaterial& m, const Envelope& env) const override {
+    return verify_sigstore(m, env, root_, id_);
+  }
+
+ private:
+  TrustedRoot root_;
+  SigstoreIdentity id_;
+};
+
+class CertificateTrust : public CertifiedTrust {
+ public:
+  CertificateTrust(std::vector<std::string> roots, std::optional<std::string> id)
+      : roots_(std::move(roots)), id_(std::move(id)) {}
+  CertifiedSigner certify(const VerificationMaterial& m, const Envelope&) const override {
+    return verify_certificate_chain(m, roots_, id_);
+  }
+  bool accepts_compat_pae() const override { return true; }   // model_signing v0.2 bundles
+
+ private:
+  std::vector<std::string> roots_;
+  std::optional<std::string> id_;
+};
+
+// A certified signer has no key of its own: a placeholder that never verifies anything.
+PublicKey no_key() {
+  static const PublicKey k = PrivateKey::generate(KeyType::ed25519).public_key();
+  return k;
+}
+
+}  // namespace
+
+Policy Policy::from_sigstore(TrustedRoot root, SigstoreIdentity identity) {
+  if (identity.issuer.empty() || (identity.identity.empty() == identity.identity_regexp.empty()))
+    throw usage_error("a Sigstore identity needs --issuer and one of --identity or --identity-regexp");
+  Policy p;
+  std::string name = (identity.identity.empty() ? identity.identity_regexp : identity.identity) + " (" + identity.issuer + ")";
+  p.signers_.push_back({name, no_key(), std::make_shared<SigstoreTrust>(std::move(root), std::move(identity))});
+  p.rules_.emplace_back();
+  return p;
+}
+
+Policy Policy::from_certificate_roots(std::vector<std::string> roots_pem, std::optional<std::string> identity) {
+  if (roots_pem.empty()) throw usage_error("no certificate root given", "use --certificate-chain ROOTS.pem");
+  Policy p;
+  std::string name = identity ? *identity : "certificate";
+  p.signers_.push_back({name, no_key(), std::make_shared<CertificateTrust>(std::move(roots_pem), std::move(identity))});
+  p.rules_.emplace_back();
+  return p;
+}
+
 std::vector<Signer> Policy::authorize(const AuthenticatedPayload& payload, std::string_view model_name,
                                       const Digest& root, std::time_t now) const {
   std::string root_hex = digest_hex(root);
@@ -170,8 +230,11 @@ std::vector<Signer> Policy::authorize(const AuthenticatedPayload& payload, std::
     throw untrusted("model digest sha256:" + root_hex + " is revoked by the policy");
   std::vector<Signer> ok;
   std::vector<std::string> why;
-  for (size_t i : payload.signers()) {
+  for (size_t n = 0; n < payload.signers().size(); ++n) {
+    const size_t i = payload.signers()[n];
     const TrustedSigner& signer = signers_.at(i);
+    const auto& cert = payload.certified().at(n);
+    const std::string keyid = cert ? cert->key.keyid() : signer.key.keyid();
     const SignerRules* tk = &rules_.at(i);
     const std::string& id = signer.name;
     if (tk->revoked) {
@@ -185,7 +248,7 @@ std::vector<Signer> Policy::authorize(const AuthenticatedPayload& payload, std::
                             [&](const std::string& g) { return glob_match(g, model_name); })) {
       why.push_back("key " + id + " may not sign model \"" + std::string(model_name) + "\"");
     } else {
-      ok.push_back({id, signer.key.keyid()});
+      ok.push_back({id, keyid});
     }
   }
   if (ok.size() < threshold_) {

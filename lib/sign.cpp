@@ -94,6 +94,7 @@ SignResult sign_model(const fs::path& model, const std::vector<const SigningKey*
   for (const SigningKey* k : keys) pubs.push_back(k->public_key());
   out.bundle.media_type = std::string(kBundleMediaType);
   out.bundle.key_hint = keys.front()->public_key().hint();
+  out.bundle.certificate_chain = opts.certificate_chain;
   const std::string bytes = out.bundle.serialize();
 
   // Verify what is about to be written, as a verifier will read it (minisign does the same).

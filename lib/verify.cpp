@@ -107,7 +107,7 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
     if (::stat(model.c_str(), &st) != 0) throw errno_error("cannot open model", model.string(), errno);
     Bundle bundle = Bundle::load(sig);
     // Authenticate, then parse: the statement is read only from bytes a trusted key signed.
-    AuthenticatedPayload payload = policy.authenticate(bundle.envelope, sig.string());
+    AuthenticatedPayload payload = policy.authenticate(bundle.envelope, bundle.material, sig.string());
     vm.root_ = model;
     vm.single_file_ = !S_ISDIR(st.st_mode);
     vm.manifest_ = Manifest::from_statement(payload);

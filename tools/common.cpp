@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include "modelseal/files.hpp"
 #include "modelseal/pkcs11.hpp"
 
 #include <chrono>
@@ -144,6 +145,19 @@ Signers load_signers(const std::vector<std::string>& keys, const std::string& pa
       out.owned.push_back(std::make_unique<PrivateKey>(PrivateKey::load(k, passphrase_source(pass_file, k))));
     out.ptrs.push_back(out.owned.back().get());
   }
+  return out;
+}
+
+std::string default_trusted_root() {
+  const std::string installed = MODELSEAL_DATADIR "/sigstore/trusted_root.json";
+  std::error_code ec;
+  if (std::filesystem::exists(installed, ec)) return installed;
+  return MODELSEAL_SOURCE_ROOT "/lib/sigstore/trusted_root.json";
+}
+
+std::vector<std::string> read_pem_files(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) out.push_back(read_file_limited(p, 1u << 20, "certificate file", Status::usage));
   return out;
 }
 

@@ -68,6 +68,12 @@ struct Signers {
 };
 Signers load_signers(const std::vector<std::string>& keys, const std::string& pass_file);
 
+// The Sigstore trusted root shipped with modelseal (installed under the data folder; the source
+// tree's copy when run from the build folder).
+std::string default_trusted_root();
+// The texts of PEM files (certificate roots), bounded.
+std::vector<std::string> read_pem_files(const std::vector<std::string>& paths);
+
 // `-p KEY.pub ...` or `--policy FILE` (exactly one of them).
 Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file);
 

@@ -2,6 +2,10 @@
 #include <cstdio>
 
 #include "common.hpp"
+
+#include <ctime>
+
+#include "modelseal/signing_cert.hpp"
 #include "modelseal/sign.hpp"
 #include "modelseal/json.hpp"
 
@@ -9,7 +13,8 @@ using namespace modelseal;
 
 int main(int argc, char** argv) {
   CLI::App app{"Sign a model (directory or file) in the OpenSSF Model Signing format.", "modelseal sign"};
-  std::string model, sig, pass_file, model_name;
+  std::string model, sig, pass_file, model_name, signing_cert;
+  std::vector<std::string> cert_chain;
   std::vector<std::string> keys, ignores;
   bool allow_symlinks = false, allow_unsafe = false, quiet = false;
   unsigned threads = 0;
@@ -27,6 +32,11 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-allow-unsafe-content", allow_unsafe,
                "Sign even files that 'modelseal scan' flags (pickle code, Lambda layers, ...)");
   app.add_option("--passphrase-file", pass_file, "Read the key's passphrase from the first line of FILE");
+  app.add_option("--signing-certificate", signing_cert,
+                 "Sign with the certificate method: the PEM certificate of -k (key usage digitalSignature or "
+                 "EKU codeSigning, valid now)");
+  app.add_option("--certificate-chain", cert_chain,
+                 "With --signing-certificate: PEM intermediates, leaf's issuer first; repeatable");
   tool::Audit audit;
   tool::add_audit_option(app, audit);
   tool::add_common(app, quiet);
@@ -40,6 +50,13 @@ int main(int argc, char** argv) {
     opts.signature = sig;
     opts.ignore_paths = ignores;
     opts.model_name = model_name;
+    if (!cert_chain.empty() && signing_cert.empty())
+      throw usage_error("--certificate-chain goes with --signing-certificate");
+    if (!signing_cert.empty()) {
+      if (ptrs.size() != 1) throw usage_error("--signing-certificate signs with exactly one -k key");
+      std::vector<std::filesystem::path> chain(cert_chain.begin(), cert_chain.end());
+      opts.certificate_chain = load_signing_chain(signing_cert, chain, ptrs.front()->public_key(), std::time(nullptr));
+    }
     opts.allow_symlinks = allow_symlinks;
     opts.shard_size = shard_size;
     opts.insecure_allow_unsafe_content = allow_unsafe;

@@ -11,14 +11,23 @@ using namespace modelseal;
 int main(int argc, char** argv) {
   CLI::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
                "modelseal verify"};
-  std::string model, sig, policy_file, model_name;
-  std::vector<std::string> pubkeys, ignores;
+  std::string model, sig, policy_file, model_name, identity, identity_re, issuer, trusted_root, cert_identity;
+  std::vector<std::string> pubkeys, ignores, cert_roots;
   bool allow_symlinks = false, old_allow_symlinks = false, ignore_unsigned = false, as_json = false, verbose = false,
        quiet = false;
   unsigned threads = 0;
   app.add_option("MODEL", model, "Model directory or file")->required();
   app.add_option("-p,--public-key", pubkeys, "Trusted public key (repeatable; any one suffices)");
   app.add_option("--policy", policy_file, "Trust policy (see modelseal-policy(5)) instead of -p");
+  app.add_option("--identity", identity, "Sigstore keyless: the signer's identity (SAN e-mail or URI), exact");
+  app.add_option("--identity-regexp", identity_re, "Sigstore keyless: a regexp the whole identity must match");
+  app.add_option("--issuer", issuer, "Sigstore keyless: the OIDC issuer of the identity, exact");
+  app.add_option("--trusted-root", trusted_root,
+                 "Sigstore trusted root (default: the public-good root shipped with modelseal)");
+  app.add_option("--certificate-chain", cert_roots,
+                 "Certificate method: PEM root certificates the bundle's chain must reach; repeatable");
+  app.add_option("--certificate-identity", cert_identity,
+                 "Certificate method: the signing certificate's SAN, CN or subject must equal this");
   app.add_option("-s,--signature", sig, "Signature to check (default: MODEL/model.sig, or FILE.sig)");
   app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of the check; repeatable");
   app.add_option("--model-name", model_name,
@@ -41,7 +50,21 @@ int main(int argc, char** argv) {
   return tool::run(app, argc, argv, [&]() -> int {
     if (old_allow_symlinks)
       std::fprintf(stderr, "modelseal: warning: --allow-symlinks is deprecated; it is now --insecure-allow-symlinks\n");
-    Policy policy = tool::load_policy(pubkeys, policy_file);
+    const bool keyless = !identity.empty() || !identity_re.empty() || !issuer.empty();
+    const int kinds = keyless + !cert_roots.empty() + (!pubkeys.empty() || !policy_file.empty());
+    if (kinds > 1)
+      throw usage_error("give one kind of trust: -p/--policy, --identity/--issuer, or --certificate-chain");
+    if ((!trusted_root.empty() && !keyless) || (!cert_identity.empty() && cert_roots.empty()))
+      throw usage_error(!trusted_root.empty() ? "--trusted-root goes with --identity and --issuer"
+                                              : "--certificate-identity goes with --certificate-chain");
+    Policy policy = keyless ? Policy::from_sigstore(TrustedRoot::load(trusted_root.empty() ? tool::default_trusted_root()
+                                                                                         : trusted_root),
+                                                    {identity, identity_re, issuer})
+                    : !cert_roots.empty()
+                        ? Policy::from_certificate_roots(tool::read_pem_files(cert_roots),
+                                                         cert_identity.empty() ? std::nullopt
+                                                                               : std::optional<std::string>(cert_identity))
+                        : tool::load_policy(pubkeys, policy_file);
     VerifyOptions opts;
     opts.signature = sig;
     opts.ignore_paths = ignores;

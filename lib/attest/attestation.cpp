@@ -20,7 +20,7 @@ void append_attestation(const std::filesystem::path& jsonl, const Statement& st,
   // Read back what is about to be written, as a verifier will (minisign does the same).
   auto entries = parse_attestations(line + "\n", "new attestation");
   std::vector<TrustedSigner> self;
-  for (const SigningKey* k : keys) self.push_back({k->public_key().keyid(), k->public_key()});
+  for (const SigningKey* k : keys) self.push_back({k->public_key().keyid(), k->public_key(), {}});
   AuthenticatedPayload payload = authenticate(entries.at(0).envelope, self, kAttestation, "new attestation");
   if (payload.signers().size() != keys.size()) throw io_error("the new attestation does not verify; nothing was written");
   Statement back = Statement::parse(payload, "new attestation");

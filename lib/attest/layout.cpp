@@ -128,7 +128,7 @@ Layout Layout::parse_unauthenticated(std::string_view text, const std::string& w
       throw untrusted(kw + " is a " + std::string(key_type_name(pub->type())) + " key, not " + type);
     if (!keyids.insert(pub->keyid()).second)
       throw untrusted(kw + " is the same key as another name; thresholds count distinct keys");
-    l.keys.push_back({name, std::move(*pub)});
+    l.keys.push_back({name, std::move(*pub), {}});
   }
 
   const json& owners = require(j, "owners", json::value_t::object, what);
@@ -182,7 +182,7 @@ VerifiedLayout verify_layout(const Envelope& env, const std::vector<PublicKey>& 
                              const std::string& what) {
   if (trusted.empty()) throw usage_error("no layout key given", "use --layout-key OWNER.pub");
   std::vector<TrustedSigner> roots;
-  for (const PublicKey& k : trusted) roots.push_back({k.keyid(), k});
+  for (const PublicKey& k : trusted) roots.push_back({k.keyid(), k, {}});
   AuthenticatedPayload payload = authenticate(env, roots, kLayoutEnvelope, what);
   // Authenticated: only now is the payload parsed.
   VerifiedLayout out{Layout::parse(payload, what), {}};

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "modelseal/dsse.hpp"
+#include "modelseal/sigstore.hpp"
 
 #pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
 
@@ -14,6 +15,8 @@ namespace modelseal {
 struct Bundle {
   std::string media_type;   // as read; kBundleMediaType when written
   std::string key_hint;     // verificationMaterial.publicKey.hint: informational only
+  VerificationMaterial material;   // as parsed (untrusted until the authenticator checks it)
+  std::vector<std::string> certificate_chain;   // DER, leaf first: written as x509CertificateChain
   Envelope envelope;
 
   std::string serialize() const;

@@ -38,6 +38,10 @@ class Policy {
   static Policy parse(std::string_view text, const std::filesystem::path& base_dir, const std::string& what);
   // `-p KEY.pub ...`: each key trusted for every model, threshold 1.
   static Policy from_keys(std::vector<PublicKey> keys);
+  // `--identity ID --issuer URL`: a Sigstore keyless identity under `root`, checked offline.
+  static Policy from_sigstore(TrustedRoot root, SigstoreIdentity identity);
+  // `--certificate-chain ROOTS.pem`: a signing certificate chaining to one of `roots_pem`.
+  static Policy from_certificate_roots(std::vector<std::string> roots_pem, std::optional<std::string> identity);
 
   // The trusted signers (named by the policy's key ids), and the rules for each, index by index.
   const std::vector<TrustedSigner>& signers() const { return signers_; }
@@ -48,6 +52,9 @@ class Policy {
   // Step 1, before the payload is parsed: the authenticator (authenticate.hpp) over this
   // policy's signers. Throws Error(not_trusted) naming `what` if no trusted signer signed it.
   AuthenticatedPayload authenticate(const Envelope& env, const std::string& what) const;
+  // The same for a bundle, whose verification material may certify the signer's key.
+  AuthenticatedPayload authenticate(const Envelope& env, const VerificationMaterial& material,
+                                    const std::string& what) const;
 
   // Step 2, after the payload is parsed: keep the signers allowed for `model_name` at `now`, and
   // check the threshold and the revoked digests. `model_name` is the name the verifier expects

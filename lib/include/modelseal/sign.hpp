@@ -19,6 +19,9 @@ struct SignOptions {
   std::filesystem::path signature;          // empty: default_signature_path(model)
   std::vector<std::string> ignore_paths;    // user-given, relative to the model root
   std::string model_name;                   // the subject name; empty: the folder's (file's) name
+  // The signing certificate and its intermediates (DER, leaf first, from load_signing_chain()):
+  // the bundle then carries them as model_signing's certificate method does.
+  std::vector<std::string> certificate_chain;
   bool allow_symlinks = false;
   uint64_t shard_size = 0;                  // 0: "files" serialization
   bool insecure_allow_unsafe_content = false;   // sign even what the scanner flags
