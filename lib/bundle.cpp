@@ -39,8 +39,8 @@ Bundle Bundle::parse(std::string_view bytes, const std::string& what) {
   return b;
 }
 
-Bundle Bundle::load(const std::filesystem::path& path) {
-  return parse(read_file_limited(path, kMaxBundleBytes, "signature"), "signature " + path.string());
+Bundle Bundle::load(const std::filesystem::path& path, const std::string& name) {
+  return parse(read_file_limited(path, kMaxBundleBytes, "signature"), "signature " + (name.empty() ? path.string() : name));
 }
 
 }  // namespace modelseal

@@ -159,6 +159,10 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
   }
 }
 
+bool Policy::scopes_models() const {
+  return std::any_of(rules_.begin(), rules_.end(), [](const SignerRules& r) { return !r.models.empty(); });
+}
+
 AuthenticatedPayload Policy::authenticate(const Envelope& env, const std::string& what) const {
   return modelseal::authenticate(env, signers_, kModelSignature, what);
 }

@@ -105,9 +105,10 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
   try {
     struct stat st;
     if (::stat(model.c_str(), &st) != 0) throw errno_error("cannot open model", model.string(), errno);
-    Bundle bundle = Bundle::load(sig);
+    const std::string sig_name = opts.signature_name.empty() ? sig.string() : opts.signature_name;
+    Bundle bundle = Bundle::load(sig, opts.signature_name);
     // Authenticate, then parse: the statement is read only from bytes a trusted key signed.
-    AuthenticatedPayload payload = policy.authenticate(bundle.envelope, bundle.material, sig.string());
+    AuthenticatedPayload payload = policy.authenticate(bundle.envelope, bundle.material, sig_name);
     vm.root_ = model;
     vm.single_file_ = !S_ISDIR(st.st_mode);
     vm.manifest_ = Manifest::from_statement(payload);
@@ -116,11 +117,9 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
     // Model scopes are checked against the name the verifier expects; a signer that names the
     // model otherwise is not speaking about this model.
     const std::string name = expected_name(model, opts);
-    const bool scoped = std::any_of(policy.rules().begin(), policy.rules().end(),
-                                    [](const SignerRules& r) { return !r.models.empty(); });
-    if ((scoped || !opts.model_name.empty()) && vm.manifest_.model_name != name && !vm.manifest_.legacy)
+    if ((policy.scopes_models() || !opts.model_name.empty()) && vm.manifest_.model_name != name && !vm.manifest_.legacy)
       throw untrusted("the signature is for model \"" + vm.manifest_.model_name + "\", not \"" + name + "\": " +
-                          sig.string(),
+                          sig_name,
                       "name the model with --model-name if it was renamed after signing");
     vm.signers_ = policy.authorize(payload, name, vm.root_digest_, now);
     vm.report_.root_digest = digest_hex(vm.root_digest_);

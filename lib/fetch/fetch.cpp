@@ -2,6 +2,7 @@
 // into a staging directory, several at once (libcurl multi), and move it into place.
 #include "modelseal/fetch.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <unistd.h>
@@ -165,15 +166,6 @@ void run_all(std::deque<Transfer>& transfers, size_t parallel, Staging& stage, c
   }
 }
 
-// Errors about the signature name its URL, not the staging path.
-Error renamed(const Error& e, const std::string& from, const std::string& to) {
-  std::string msg = e.what();
-  bool named = false;
-  for (size_t at; (at = msg.find(from)) != std::string::npos; named = true) msg.replace(at, from.size(), to);
-  if (!named) msg += ": " + to;
-  return Error(e.status(), msg, e.hint());
-}
-
 }  // namespace
 
 json FetchReport::to_json() const {
@@ -226,11 +218,12 @@ VerifiedModel fetch_model(const std::string& url, const fs::path& dir, const Pol
     vo.signature = stage.path() / sig_name;
     vo.now = now;
     std::optional<VerifiedModel> vm;
-    try {
-      vm.emplace(verify_signature(stage.path(), policy, vo));
-    } catch (const Error& e) {
-      throw renamed(e, vo.signature.string(), sig_url);
-    }
+    vo.signature_name = sig_url;   // errors about the signature name its URL, not the staging path
+    // Model scopes apply to the name the model will have here, not the staging folder's.
+    vo.model_name = stage.dest().filename().string();
+    if (vo.model_name.empty()) vo.model_name = stage.dest().parent_path().filename().string();
+    if (!policy.scopes_models()) vo.model_name.clear();
+    vm.emplace(verify_signature(stage.path(), policy, vo));
     report->root_digest = digest_hex(vm->root_digest());
     report->signers = vm->signers();
 
@@ -260,6 +253,7 @@ VerifiedModel fetch_model(const std::string& url, const fs::path& dir, const Pol
     stage.commit();
     VerifyOptions final_opts;
     final_opts.now = now;
+    final_opts.model_name = vo.model_name;
     VerifiedModel out = verify_signature(stage.dest(), policy, final_opts);
     report->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     report->status = Status::ok;

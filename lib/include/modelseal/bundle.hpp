@@ -23,7 +23,8 @@ struct Bundle {
   // Parses bundle bytes (bounded in size and depth). Throws Error(not_trusted).
   static Bundle parse(std::string_view bytes, const std::string& what);
   // Reads and parses a bundle file; Error(io) if it cannot be read.
-  static Bundle load(const std::filesystem::path& path);
+  // `name` (default: the path) is how messages name it, e.g. the URL it was fetched from.
+  static Bundle load(const std::filesystem::path& path, const std::string& name = {});
 };
 
 }  // namespace modelseal

@@ -47,6 +47,8 @@ class Policy {
   const std::vector<TrustedSigner>& signers() const { return signers_; }
   const std::vector<SignerRules>& rules() const { return rules_; }
   unsigned threshold() const { return threshold_; }
+  // Whether any signer is limited to some models (then the model's name matters).
+  bool scopes_models() const;
   bool insecure_ignore_unlisted_files() const { return ignore_unlisted_; }
 
   // Step 1, before the payload is parsed: the authenticator (authenticate.hpp) over this

@@ -20,6 +20,7 @@ namespace modelseal {
 
 struct VerifyOptions {
   std::filesystem::path signature;          // empty: MODEL/model.sig, or FILE.sig
+  std::string signature_name;               // how messages name it (default: its path)
   std::vector<std::string> ignore_paths;    // added to those the signature records
   // The name this model is expected to have, for the policy's model scopes; empty: the folder's
   // (or file's) own name. The name the signer wrote must match it.
