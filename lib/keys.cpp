@@ -117,7 +117,8 @@ SecretBytes bio_contents(BIO* b) {
   return SecretBytes(p, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
-// Secret files (keys, passphrases) must be private to their owner.
+}  // namespace
+
 SecretBytes read_secret_file(const std::filesystem::path& path, const std::string& what) {
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   const int fd = file.get();
@@ -140,8 +141,6 @@ SecretBytes read_secret_file(const std::filesystem::path& path, const std::strin
   buf.resize_down(got);
   return buf;
 }
-
-}  // namespace
 
 std::string_view key_type_name(KeyType t) {
   switch (t) {

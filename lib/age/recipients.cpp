@@ -44,28 +44,6 @@ void for_each_entry(std::string_view text, F&& f) {
   }
 }
 
-SecretBytes read_secret(const fs::path& path, const std::string& what) {
-  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!file) throw errno_error("cannot open " + what, path.string(), errno);
-  struct stat st;
-  if (::fstat(file.get(), &st) != 0) throw errno_error("cannot stat " + what, path.string(), errno);
-  if (!S_ISREG(st.st_mode)) throw usage_error(what + " is not a regular file: " + path.string());
-  if (st.st_mode & 077)
-    throw usage_error(what + " is accessible by group or others: " + path.string(), "chmod 600 " + path.string());
-  constexpr size_t kMax = 64 * 1024;
-  if (st.st_size > static_cast<off_t>(kMax)) throw usage_error(what + " is too large: " + path.string());
-  SecretBytes buf(kMax);
-  size_t got = 0;
-  for (;;) {
-    ssize_t n = ::read(file.get(), buf.data() + got, kMax - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw errno_error("cannot read " + what, path.string(), errno);
-    if (n == 0 || (got += static_cast<size_t>(n)) == kMax) break;
-  }
-  buf.resize_down(got);
-  return buf;
-}
-
 bool decimal_log2n(std::string_view s, int& out) {
   if (s.empty() || s.size() > 2 || s[0] < '1' || s[0] > '9') return false;
   int v = 0;
@@ -240,7 +218,7 @@ std::vector<Identity> parse_identities(std::string_view text, const std::string&
 }
 
 std::vector<Identity> load_identities(const fs::path& file) {
-  SecretBytes text = read_secret(file, "identity file");
+  SecretBytes text = read_secret_file(file, "identity file");
   return parse_identities(text.view(), file.string());
 }
 
