@@ -9,6 +9,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "modelseal/content.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/parallel.hpp"
 
@@ -21,13 +22,6 @@ struct Job {
   size_t shard;
   uint64_t start, end;
 };
-
-bool same_file(const ModelFile& f, const struct stat& st) {
-  int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-  int64_t ctime = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
-  return f.dev == st.st_dev && f.ino == st.st_ino && f.size == static_cast<uint64_t>(st.st_size) &&
-         f.mtime_ns == mtime && f.ctime_ns == ctime;
-}
 
 Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8_t> buf,
                 std::atomic<uint64_t>* done, const std::function<void(int, const ModelFile&)>& inspect) {
@@ -42,7 +36,7 @@ Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + f.name);
-  if (!same_file(f, st)) throw untrusted("file changed while the model was read: " + f.name);
+  if (!(identity_of(st) == f.id)) throw untrusted("file changed while the model was read: " + f.name);
   if (inspect && job.shard == 0) inspect(fd.get(), f);
   ::posix_fadvise(fd.get(), static_cast<off_t>(job.start), static_cast<off_t>(job.end - job.start),
                   POSIX_FADV_SEQUENTIAL);
@@ -55,7 +49,7 @@ Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8
     if (done) done->fetch_add(n, std::memory_order_relaxed);
   }
   if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
-  if (!same_file(f, st)) throw untrusted("file changed while it was hashed: " + f.name);
+  if (!(identity_of(st) == f.id)) throw untrusted("file changed while it was hashed: " + f.name);
   return h.finish();
 }
 
@@ -116,7 +110,7 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
   std::vector<FileDigests> out(files.size());
   std::vector<Job> jobs;
   for (size_t i = 0; i < files.size(); ++i) {
-    auto ranges = shard_ranges(files[i].size, opts.shard_size);
+    auto ranges = shard_ranges(files[i].size(), opts.shard_size);
     out[i].shards.resize(ranges.size());
     for (size_t s = 0; s < ranges.size(); ++s) jobs.push_back({i, s, ranges[s].first, ranges[s].second});
   }

@@ -77,30 +77,31 @@ class StrictChecker : public nlohmann::json_sax<json> {
 
 }  // namespace
 
-json parse_json_strict(std::string_view text, const std::string& what, size_t max_values) {
+json parse_json_strict(std::string_view text, const std::string& what, size_t max_values, Status status) {
   StrictChecker check(max_values);
   try {
     if (!json::sax_parse(text.begin(), text.end(), &check))
-      throw untrusted(what + ": " + (check.problem.empty() ? "invalid json" : check.problem));
+      throw Error(status, what + ": " + (check.problem.empty() ? "invalid json" : check.problem));
     return json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {  // out_of_range for numbers too large, and the like
-    throw untrusted(what + ": invalid json: " + describe(e));
+    throw Error(status, what + ": invalid json: " + describe(e));
   }
 }
 
-const json& require(const json& obj, const char* key, json::value_t type, const std::string& what) {
-  if (!obj.is_object()) throw untrusted(what + ": expected a JSON object");
+const json& require(const json& obj, const char* key, json::value_t type, const std::string& what,
+                    Status status) {
+  if (!obj.is_object()) throw Error(status, what + ": expected a JSON object");
   auto it = obj.find(key);
-  if (it == obj.end()) throw untrusted(what + ": missing \"" + key + "\"");
+  if (it == obj.end()) throw Error(status, what + ": missing \"" + key + "\"");
   bool ok = it->type() == type ||
             (type == json::value_t::number_unsigned && it->type() == json::value_t::number_integer &&
              it->get<int64_t>() >= 0);
-  if (!ok) throw untrusted(what + ": \"" + key + "\" has the wrong type");
+  if (!ok) throw Error(status, what + ": \"" + key + "\" has the wrong type");
   return *it;
 }
 
-std::string require_string(const json& obj, const char* key, const std::string& what) {
-  return require(obj, key, json::value_t::string, what).get<std::string>();
+std::string require_string(const json& obj, const char* key, const std::string& what, Status status) {
+  return require(obj, key, json::value_t::string, what, status).get<std::string>();
 }
 
 }  // namespace modelseal

@@ -208,7 +208,7 @@ Manifest hash_model(const ModelTree& tree, const Serialization& ser, const HashO
       m.resources.push_back({f.name, "sha256", digests[i].shards[0]});
       continue;
     }
-    auto ranges = shard_ranges(f.size, ser.shard_size);
+    auto ranges = shard_ranges(f.size(), ser.shard_size);
     for (size_t s = 0; s < ranges.size(); ++s)
       m.resources.push_back({f.name + ":" + std::to_string(ranges[s].first) + ":" + std::to_string(ranges[s].second),
                              shard_algorithm(ser.shard_size), digests[i].shards[s]});

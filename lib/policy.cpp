@@ -76,87 +76,83 @@ Policy Policy::load(const std::filesystem::path& path) {
 
 Policy Policy::parse(std::string_view text, const std::filesystem::path& base_dir, const std::string& what) {
   // Every problem with a policy is the operator's to fix: usage error, never "trust everything".
-  try {
-    json j = parse_json_strict(text, what);
-    if (!j.is_object()) throw usage_error(what + ": expected a JSON object");
-    for (const auto& [k, v] : j.items())
-      if (k != "version" && k != "keys" && k != "threshold" && k != "revoked_digests" && k != "unlisted_files" &&
-          k != "description")
-        throw usage_error(what + ": unknown field \"" + k + "\"");
-    if (j.contains("version") && j["version"] != 1) throw usage_error(what + ": unsupported version");
-    Policy p;
-    const json& keys = require(j, "keys", json::value_t::array, what);
-    if (keys.empty()) throw usage_error(what + ": no keys", "a policy must name at least one trusted key");
-    for (const json& k : keys) {
-      // A misspelt field ("model", "not_afer") must not quietly widen trust.
-      for (const auto& item : k.items()) {
-        static constexpr std::string_view kFields[] = {"id", "type", "pem", "path", "not_before", "not_after",
-                                                       "revoked", "models", "description"};
-        if (std::find(std::begin(kFields), std::end(kFields), item.key()) == std::end(kFields))
-          throw usage_error(what + ": unknown field \"" + item.key() + "\" in a key");
-      }
-      if (k.contains("pem") && k.contains("path")) throw usage_error(what + ": a key has both \"pem\" and \"path\"");
-      std::string type = require_string(k, "type", what);
-      auto kt = key_type_from_name(type);
-      if (!kt) throw usage_error(what + ": unknown key type \"" + type + "\" (expected ed25519, p256 or p384)");
-      std::optional<PublicKey> pub;
-      if (k.contains("pem")) {
-        pub = PublicKey::from_pem(require_string(k, "pem", what), what);
-      } else if (k.contains("path")) {
-        std::filesystem::path kp = require_string(k, "path", what);
-        pub = PublicKey::load(kp.is_absolute() ? kp : base_dir / kp);
-      } else {
-        throw usage_error(what + ": a key needs \"pem\" or \"path\"");
-      }
-      if (pub->type() != *kt)
-        throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub->type())));
-      TrustedSigner signer{k.contains("id") ? require_string(k, "id", what) : pub->keyid().substr(0, 16), *pub, {}};
-      SignerRules tk;
-      for (const char* field : {"not_before", "not_after"}) {
-        if (!k.contains(field)) continue;
-        auto t = parse_rfc3339(require_string(k, field, what));
-        if (!t) throw usage_error(what + ": " + field + " of key " + signer.name + " is not an RFC 3339 time");
-        (std::string_view(field) == "not_before" ? tk.not_before : tk.not_after) = t;
-      }
-      if (k.contains("revoked")) tk.revoked = require(k, "revoked", json::value_t::boolean, what).get<bool>();
-      if (k.contains("models"))
-        for (const json& g : require(k, "models", json::value_t::array, what)) {
-          if (!g.is_string()) throw usage_error(what + ": models of key " + signer.name + " must be strings");
-          tk.models.push_back(g.get<std::string>());
-        }
-      // Key identity is the canonical key: the same key in another encoding is listed twice.
-      for (const auto& other : p.signers_)
-        if (other.key.keyid() == signer.key.keyid())
-          throw usage_error(what + ": key " + signer.name + " is listed twice (the same key as " + other.name + ")");
-      p.signers_.push_back(std::move(signer));
-      p.rules_.push_back(std::move(tk));
+  json j = parse_json_strict(text, what, SIZE_MAX, Status::usage);
+  if (!j.is_object()) throw usage_error(what + ": expected a JSON object");
+  for (const auto& [k, v] : j.items())
+    if (k != "version" && k != "keys" && k != "threshold" && k != "revoked_digests" && k != "unlisted_files" &&
+        k != "description")
+      throw usage_error(what + ": unknown field \"" + k + "\"");
+  if (j.contains("version") && j["version"] != 1) throw usage_error(what + ": unsupported version");
+  Policy p;
+  const json& keys = require(j, "keys", json::value_t::array, what, Status::usage);
+  if (keys.empty()) throw usage_error(what + ": no keys", "a policy must name at least one trusted key");
+  for (const json& k : keys) {
+    // A misspelt field ("model", "not_afer") must not quietly widen trust.
+    for (const auto& item : k.items()) {
+      static constexpr std::string_view kFields[] = {"id", "type", "pem", "path", "not_before", "not_after",
+                                                     "revoked", "models", "description"};
+      if (std::find(std::begin(kFields), std::end(kFields), item.key()) == std::end(kFields))
+        throw usage_error(what + ": unknown field \"" + item.key() + "\" in a key");
     }
-    if (j.contains("threshold")) {
-      const json& t = require(j, "threshold", json::value_t::number_unsigned, what);
-      uint64_t th = t.get<uint64_t>();
-      if (th == 0 || th > p.signers_.size())
-        throw usage_error(what + ": threshold must be between 1 and the number of keys");
-      p.threshold_ = static_cast<unsigned>(th);
+    if (k.contains("pem") && k.contains("path")) throw usage_error(what + ": a key has both \"pem\" and \"path\"");
+    std::string type = require_string(k, "type", what, Status::usage);
+    auto kt = key_type_from_name(type);
+    if (!kt) throw usage_error(what + ": unknown key type \"" + type + "\" (expected ed25519, p256 or p384)");
+    std::optional<PublicKey> pub;
+    if (k.contains("pem")) {
+      pub = PublicKey::from_pem(require_string(k, "pem", what, Status::usage), what);
+    } else if (k.contains("path")) {
+      std::filesystem::path kp = require_string(k, "path", what, Status::usage);
+      pub = PublicKey::load(kp.is_absolute() ? kp : base_dir / kp);
+    } else {
+      throw usage_error(what + ": a key needs \"pem\" or \"path\"");
     }
-    if (j.contains("revoked_digests"))
-      for (const json& d : require(j, "revoked_digests", json::value_t::array, what)) {
-        std::string s = d.is_string() ? d.get<std::string>() : "";
-        if (s.starts_with("sha256:")) s = s.substr(7);
-        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-        auto raw = from_hex(s);
-        if (!raw || raw->size() != 32) throw usage_error(what + ": revoked_digests holds an invalid digest");
-        p.revoked_digests_.push_back(s);
+    if (pub->type() != *kt)
+      throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub->type())));
+    std::string id = k.contains("id") ? require_string(k, "id", what, Status::usage) : pub->keyid().substr(0, 16);
+    TrustedSigner signer{id, *pub, {}};
+    SignerRules tk;
+    for (const char* field : {"not_before", "not_after"}) {
+      if (!k.contains(field)) continue;
+      auto t = parse_rfc3339(require_string(k, field, what, Status::usage));
+      if (!t) throw usage_error(what + ": " + field + " of key " + signer.name + " is not an RFC 3339 time");
+      (std::string_view(field) == "not_before" ? tk.not_before : tk.not_after) = t;
+    }
+    if (k.contains("revoked")) tk.revoked = require(k, "revoked", json::value_t::boolean, what, Status::usage).get<bool>();
+    if (k.contains("models"))
+      for (const json& g : require(k, "models", json::value_t::array, what, Status::usage)) {
+        if (!g.is_string()) throw usage_error(what + ": models of key " + signer.name + " must be strings");
+        tk.models.push_back(g.get<std::string>());
       }
-    if (j.contains("unlisted_files")) {
-      std::string u = require_string(j, "unlisted_files", what);
-      if (u == "insecure-ignore") p.ignore_unlisted_ = true;
-      else if (u != "reject") throw usage_error(what + ": unlisted_files must be \"reject\" or \"insecure-ignore\"");
-    }
-    return p;
-  } catch (const Error& e) {
-    if (e.status() == Status::not_trusted) throw usage_error(e.what(), e.hint());
-    throw;
+    // Key identity is the canonical key: the same key in another encoding is listed twice.
+    for (const auto& other : p.signers_)
+      if (other.key.keyid() == signer.key.keyid())
+        throw usage_error(what + ": key " + signer.name + " is listed twice (the same key as " + other.name + ")");
+    p.signers_.push_back(std::move(signer));
+    p.rules_.push_back(std::move(tk));
   }
+  if (j.contains("threshold")) {
+    const json& t = require(j, "threshold", json::value_t::number_unsigned, what, Status::usage);
+    uint64_t th = t.get<uint64_t>();
+    if (th == 0 || th > p.signers_.size())
+      throw usage_error(what + ": threshold must be between 1 and the number of keys");
+    p.threshold_ = static_cast<unsigned>(th);
+  }
+  if (j.contains("revoked_digests"))
+    for (const json& d : require(j, "revoked_digests", json::value_t::array, what, Status::usage)) {
+      std::string s = d.is_string() ? d.get<std::string>() : "";
+      if (s.starts_with("sha256:")) s = s.substr(7);
+      std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+      auto raw = from_hex(s);
+      if (!raw || raw->size() != 32) throw usage_error(what + ": revoked_digests holds an invalid digest");
+      p.revoked_digests_.push_back(s);
+    }
+  if (j.contains("unlisted_files")) {
+    std::string u = require_string(j, "unlisted_files", what, Status::usage);
+    if (u == "insecure-ignore") p.ignore_unlisted_ = true;
+    else if (u != "reject") throw usage_error(what + ": unlisted_files must be \"reject\" or \"insecure-ignore\"");
+  }
+  return p;
 }
 
 bool Policy::scopes_models() const {

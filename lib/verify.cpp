@@ -162,7 +162,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
         continue;
       }
       try {
-        expected.push_back(ContentCheck::of(vm, f.name, f.size, ""));  // for shards, also the size
+        expected.push_back(ContentCheck::of(vm, f.name, f.size(), ""));  // for shards, also the size
       } catch (const Error& e) {
         checks[f.name] = {f.name, false, e.what()};
         continue;

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <sys/stat.h>
 
+#include "modelseal/content.hpp"
 #include "modelseal/error.hpp"
 
 namespace fs = std::filesystem;
@@ -12,13 +13,7 @@ namespace modelseal {
 
 namespace {
 
-void fill_stat(ModelFile& f, const struct stat& st) {
-  f.size = static_cast<uint64_t>(st.st_size);
-  f.dev = st.st_dev;
-  f.ino = st.st_ino;
-  f.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-  f.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
-}
+void fill_stat(ModelFile& f, const struct stat& st) { f.id = identity_of(st); }
 
 std::string special_kind(mode_t m) {
   if (S_ISFIFO(m)) return "fifo";

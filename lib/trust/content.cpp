@@ -148,12 +148,16 @@ void ContentStream::restart() {
   piece_ = 0;
 }
 
+FileIdentity identity_of(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
+          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+}
+
 FileIdentity identity_of(int fd, const std::string& display_name) {
   struct stat st;
   if (::fstat(fd, &st) != 0) throw errno_error("cannot stat", display_name, errno);
   if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + display_name);
-  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
-          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+  return identity_of(st);
 }
 
 std::vector<Digest> check_fd(const ContentCheck& check, int fd, unsigned threads, const OffsetSink& sink) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs modelseal into a staging folder (meson install --destdir), then builds a C and a C++
-# consumer with nothing but `pkg-config --cflags --libs modelseal` from that staging folder, runs
+# consumer with nothing but `pkg-config --cflags --libs modelseal-c` (C) and `modelseal` (C++, whose
+# Cflags carry the C++20 requirement: the compiler is given no -std) from that staging folder, runs
 # both against the installed shared library on the example model, and checks they agree with
 # `modelseal verify` (the C++ one also proves the installed headers compile on their own).
 set -euo pipefail
@@ -12,8 +13,8 @@ pcdir=$(dirname "$(find "$stage" -name modelseal.pc | head -1)")
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$stage
 libdir=$(dirname "$(find "$stage" -name 'libmodelseal.so' | head -1)")
 cc -std=c11 -Wall -Wextra -Werror -o "$stage/consumer-c" "$src/tests/install/consumer.c" \
-  $(pkg-config --cflags --libs modelseal)
-c++ -std=c++20 -Wall -Wextra -Werror -o "$stage/consumer-cpp" "$src/tests/install/consumer.cpp" \
+  $(pkg-config --cflags --libs modelseal-c)
+c++ -Wall -Wextra -Werror -o "$stage/consumer-cpp" "$src/tests/install/consumer.cpp" \
   $(pkg-config --cflags --libs modelseal)
 # No header outside the installed ones was used: the staged include folder holds no internals.
 if find "$stage" -path '*include/modelseal/*' \( -name 'json.hpp' -o -name 'formats.hpp' -o -name 'content.hpp' \) | grep -q .; then

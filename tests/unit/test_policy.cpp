@@ -42,6 +42,14 @@ TEST_CASE("policy parse errors are usage errors, never trust-everything") {
   CHECK(parse_status(R"({"keys":[)" + key_entry(k.public_key()) + R"(],"unknown":1})") == Status::usage);
   CHECK(parse_status(R"({"keys":[{"type":"p256","pem":)" + json(k.public_key().pem()).dump() + "}]}") == Status::usage);
   CHECK(parse_status(R"({"keys":[)" + key_entry(k.public_key(), R"(,"not_after":"tomorrow")") + "]}") == Status::usage);
+  // Wrong types, repeated keys and nesting arise in the JSON helpers: they carry the status too.
+  CHECK(parse_status(R"({"keys":5})") == Status::usage);
+  CHECK(parse_status(R"({"keys":[5]})") == Status::usage);
+  CHECK(parse_status(R"({"keys":[{"type":1,"pem":"x"}]})") == Status::usage);
+  CHECK(parse_status(R"({"keys":[],"keys":[]})") == Status::usage);
+  CHECK(parse_status(std::string(100, '[') + std::string(100, ']')) == Status::usage);
+  CHECK(parse_status(R"({"keys":[)" + key_entry(k.public_key()) + R"(],"threshold":"1"})") == Status::usage);
+  CHECK(parse_status(R"({"keys":[)" + key_entry(k.public_key(), R"(,"revoked":"yes")") + "]}") == Status::usage);
   CHECK(parse_status(R"({"keys":[)" + key_entry(k.public_key()) + "]}") == Status::ok);
 }
 

@@ -18,14 +18,21 @@ enum class EntryKind {
   special,      // FIFO, socket, device: never opened
 };
 
+// What a file is on disk: the same file, unchanged, has the same identity. ctime cannot be set
+// from user space, so a file rewritten with its mtime restored still gets a new identity.
+struct FileIdentity {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
 struct ModelFile {
   std::string name;            // POSIX path relative to the model root (basename for a file model)
   std::filesystem::path path;  // where it is on disk
   EntryKind kind = EntryKind::regular;
   std::string kind_detail;     // "fifo", "socket", "symlink", ... for errors
-  // stat() of what will be read, to detect a file that changes while it is hashed.
-  uint64_t size = 0, dev = 0, ino = 0;
-  int64_t mtime_ns = 0, ctime_ns = 0;
+  FileIdentity id;             // stat() of what will be read, to detect a file that changes while it is hashed
+  uint64_t size() const { return id.size; }
 };
 
 struct ModelTree {

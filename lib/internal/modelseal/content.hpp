@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <sys/stat.h>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "modelseal/hash.hpp"
 #include "modelseal/verify.hpp"
+#include "modelseal/walk.hpp"
 
 namespace modelseal {
 
@@ -81,11 +83,7 @@ using OffsetSink = std::function<void(uint64_t offset, const uint8_t* data, size
 std::vector<Digest> check_fd(const ContentCheck& check, int fd, unsigned threads = 0, const OffsetSink& sink = {});
 
 // What identifies one version of a file: a re-open with the same identity needs no re-hash.
-struct FileIdentity {
-  uint64_t dev = 0, ino = 0, size = 0;
-  int64_t mtime_ns = 0, ctime_ns = 0;
-  bool operator==(const FileIdentity&) const = default;
-};
+FileIdentity identity_of(const struct stat& st);
 // fstat() of an open regular file; Error(io) if it fails, Error(not_trusted) if not regular.
 FileIdentity identity_of(int fd, const std::string& display_name);
 
