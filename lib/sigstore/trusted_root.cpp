@@ -97,12 +97,7 @@ std::vector<CertificateAuthority> authorities(const json& j, const char* key, co
 
 TrustedRoot TrustedRoot::parse(std::string_view bytes, const std::string& what) {
   if (bytes.size() > kMaxTrustedRootBytes) throw usage_error(what + ": too large");
-  json j;
-  try {
-    j = parse_json_strict(bytes, what);
-  } catch (const Error& e) {
-    throw usage_error(e.what());
-  }
+  json j = parse_json_strict(bytes, what, SIZE_MAX, Status::usage);
   if (!j.is_object()) throw usage_error(what + ": not a sigstore trusted root (expected a JSON object)");
   auto mt = j.find("mediaType");
   if (mt == j.end() || !mt->is_string() || !mt->get<std::string>().starts_with(kTrustedRootMediaTypePrefix))
