@@ -1,4 +1,5 @@
 """Shared helpers for the CLI tests: run the real programs, make models and keys."""
+import atexit
 import hashlib
 import os
 import shutil
@@ -24,6 +25,25 @@ def shim_preload():
 
 def tool(name):
     return os.path.join(BUILD, "tools", "modelseal-" + name)
+
+
+_other_user_tools = None
+
+
+def tool_for_other_users(name):
+    """A copy of modelseal-NAME that any user can run, for tests that drop privileges: the build
+    folder may sit under a folder only its owner can enter (a clone in /root). The programs link
+    libmodelseal statically, so the copy runs on its own."""
+    global _other_user_tools
+    if _other_user_tools is None:
+        _other_user_tools = tempfile.mkdtemp(prefix="modelseal-tools-")
+        os.chmod(_other_user_tools, 0o755)
+        atexit.register(shutil.rmtree, _other_user_tools, True)
+    dst = os.path.join(_other_user_tools, os.path.basename(tool(name)))
+    if not os.path.exists(dst):
+        shutil.copy(tool(name), dst)
+        os.chmod(dst, 0o755)
+    return dst
 
 
 class Result:

@@ -150,11 +150,12 @@ class BadModels(CliTest):
         else:
             demote = None
         import subprocess
-        from harness import tool
+        from harness import tool, tool_for_other_users
         for cmd in (["verify", self.model, "-p", self.pub], ["sign", self.model, "-k", self.key]):
             if cmd[0] == "sign" and demote:
                 continue  # the key is root's and 0600: nobody cannot read it; verify is the case that matters
-            p = subprocess.run([tool(cmd[0]), *cmd[1:]], capture_output=True, preexec_fn=demote, timeout=30)
+            program = tool_for_other_users(cmd[0]) if demote else tool(cmd[0])
+            p = subprocess.run([program, *cmd[1:]], capture_output=True, preexec_fn=demote, timeout=30)
             self.assertEqual(p.returncode, 3, p)
             self.assertIn(b"config.json", p.stderr)
             self.assertIn(b"Permission denied", p.stderr)

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
-from harness import SHIM, CliTest, run, shim_preload, tool, write  # noqa: E402
+from harness import SHIM, CliTest, run, shim_preload, tool, tool_for_other_users, write  # noqa: E402
 
 
 
@@ -59,7 +59,7 @@ class Matrix(CliTest):
     def expect(self, reason, name=None, rc=1, shim_file=None, demote=False):
         """verify -v must exit rc; with `name`, its line must say 'name: FAILED (reason...', else the
         error line must contain reason."""
-        cmd = [tool("verify"), self.model, "-p", self.pub, "-v"]
+        cmd = [tool_for_other_users("verify") if demote else tool("verify"), self.model, "-p", self.pub, "-v"]
         nobody = pwd.getpwnam("nobody")
         drop = (lambda: (os.setgid(nobody.pw_gid), os.setuid(nobody.pw_uid))) if demote else None
         p = subprocess.run(cmd, capture_output=True, timeout=60, preexec_fn=drop)
