@@ -160,16 +160,16 @@ std::optional<KeyType> key_type_from_name(std::string_view n) {
 
 // ---- PublicKey ----
 
-PublicKey PublicKey::from_evp(EVP_PKEY* k, const std::string& what) {
+PublicKey PublicKey::from_evp(EVP_PKEY* k, const std::string& what, Status status) {
   auto type = evp_key_type(k);
-  if (!type) throw usage_error(what + ": unsupported key type (expected ed25519, p256 or p384)");
+  if (!type) throw Error(status, what + ": unsupported key type (expected ed25519, p256 or p384)");
   PublicKey pk;
   pk.type_ = *type;
   std::shared_ptr<EVP_PKEY> canon;
   if (*type != KeyType::ed25519) k = (canon = canonical_ec(k, *type, what)).get();
   unsigned char* der = nullptr;
   int len = i2d_PUBKEY(k, &der);
-  if (len <= 0) throw usage_error(what + ": cannot encode public key: " + openssl_reason());
+  if (len <= 0) throw Error(status, what + ": cannot encode public key: " + openssl_reason());
   pk.der_.assign(reinterpret_cast<char*>(der), static_cast<size_t>(len));
   OPENSSL_free(der);
   // Canonical PEM, the text model_signing hashes into its key hint.
@@ -177,7 +177,7 @@ PublicKey PublicKey::from_evp(EVP_PKEY* k, const std::string& what) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(pk.der_.data());
   auto pub = own(d2i_PUBKEY(nullptr, &p, static_cast<long>(pk.der_.size())));
   if (!pub || PEM_write_bio_PUBKEY(out.get(), pub.get()) != 1)
-    throw usage_error(what + ": cannot encode public key: " + openssl_reason());
+    throw Error(status, what + ": cannot encode public key: " + openssl_reason());
   char* text = nullptr;
   long n = BIO_get_mem_data(out.get(), &text);
   pk.pem_.assign(text, static_cast<size_t>(n));
@@ -186,20 +186,20 @@ PublicKey PublicKey::from_evp(EVP_PKEY* k, const std::string& what) {
     size_t rl = 32;
     pk.raw_.resize(32);
     if (EVP_PKEY_get_raw_public_key(pub.get(), reinterpret_cast<unsigned char*>(pk.raw_.data()), &rl) != 1 || rl != 32)
-      throw usage_error(what + ": invalid ed25519 public key");
+      throw Error(status, what + ": invalid ed25519 public key");
   } else {
     pk.evp_ = std::move(pub);
   }
   return pk;
 }
 
-PublicKey PublicKey::from_pem(std::string_view text, const std::string& what) {
+PublicKey PublicKey::from_pem(std::string_view text, const std::string& what, Status status) {
   std::string_view pem = pem_block(text);
-  if (pem.empty()) throw usage_error(what + ": no PEM public key found");
+  if (pem.empty()) throw Error(status, what + ": no PEM public key found");
   auto bio = mem_bio(pem);
   auto k = own(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  if (!k) throw usage_error(what + ": not a PEM public key: " + openssl_reason());
-  return from_evp(k.get(), what);
+  if (!k) throw Error(status, what + ": not a PEM public key: " + openssl_reason());
+  return from_evp(k.get(), what, status);
 }
 
 PublicKey PublicKey::load(const std::filesystem::path& path) {

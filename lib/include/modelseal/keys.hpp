@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "modelseal/error.hpp"
 #include "modelseal/secret.hpp"
 
 #pragma GCC visibility push(default)   // the installed API: exported from libmodelseal.so
@@ -25,7 +26,9 @@ class PublicKey {
  public:
   // SPKI PEM; text before the PEM block (as certtool writes) is skipped. Error(usage) if not a
   // supported key.
-  static PublicKey from_pem(std::string_view pem, const std::string& what);
+  // `status` is whose input a bad key is: usage for the operator's files, not_trusted for a key
+  // that arrived inside a signed document.
+  static PublicKey from_pem(std::string_view pem, const std::string& what, Status status = Status::usage);
   static PublicKey load(const std::filesystem::path& path);
 
   KeyType type() const { return type_; }
@@ -44,7 +47,7 @@ class PublicKey {
  private:
   PublicKey() = default;
   friend class PrivateKey;
-  static PublicKey from_evp(evp_pkey_st* pkey, const std::string& what);
+  static PublicKey from_evp(evp_pkey_st* pkey, const std::string& what, Status status = Status::usage);
   KeyType type_ = KeyType::ed25519;
   std::string raw_;      // Ed25519: 32 bytes
   std::string der_;      // SPKI DER
