@@ -20,7 +20,7 @@ Error errno_error(const std::string& what, const std::string& path, int err) {
   std::string hint;
   if (err == EACCES || err == EPERM) hint = "check the permissions of " + path;
   if (err == ENOSPC || err == EDQUOT) hint = "free some space on the file system";
-  return Error(Status::io, msg, hint);
+  return Error(Status::io, msg, hint, err);
 }
 
 }  // namespace modelseal

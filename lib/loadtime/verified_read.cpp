@@ -38,6 +38,9 @@ UniqueFd open_listed(const VerifiedModel& model, std::string_view name) {
     if (!fd) throw errno_error("cannot open", model.root().string(), errno);
   } else {
     if (auto why = invalid_path_reason(name)) throw usage_error("invalid path in the model: " + std::string(name), *why);
+    // An unlisted name is refused before anything is opened (it need not even exist): this throws
+    // the content checker's own "not listed" error.
+    if (model.resources_for(name).empty()) (void)ContentCheck::of(model, name, 0, display);
     UniqueFd dir(::open(model.root().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!dir) throw errno_error("cannot open model", model.root().string(), errno);
     std::string_view rest = name;

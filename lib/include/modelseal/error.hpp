@@ -22,14 +22,17 @@ std::string_view status_name(Status s);
 
 class Error : public std::runtime_error {
  public:
-  Error(Status status, const std::string& what, std::string hint = {})
-      : std::runtime_error(what), status_(status), hint_(std::move(hint)) {}
+  Error(Status status, const std::string& what, std::string hint = {}, int sys_errno = 0)
+      : std::runtime_error(what), status_(status), hint_(std::move(hint)), sys_errno_(sys_errno) {}
   Status status() const noexcept { return status_; }
   const std::string& hint() const noexcept { return hint_; }
+  // The errno of the system call that failed (errors made by errno_error()); 0 for the others.
+  int sys_errno() const noexcept { return sys_errno_; }
 
  private:
   Status status_;
   std::string hint_;
+  int sys_errno_;
 };
 
 inline Error untrusted(const std::string& what, std::string hint = {}) {
@@ -41,7 +44,7 @@ inline Error usage_error(const std::string& what, std::string hint = {}) {
 inline Error io_error(const std::string& what, std::string hint = {}) {
   return Error(Status::io, what, std::move(hint));
 }
-// An I/O error from errno: "<what>: <path>: <strerror>".
+// An I/O error from errno: "<what>: <path>: <strerror>", carrying `err` as sys_errno().
 Error errno_error(const std::string& what, const std::string& path, int err);
 
 }  // namespace modelseal
