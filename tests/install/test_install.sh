@@ -3,7 +3,8 @@
 # consumer with nothing but `pkg-config --cflags --libs modelseal-c` (C) and `modelseal` (C++, whose
 # Cflags carry the C++20 requirement: the compiler is given no -std) from that staging folder, runs
 # both against the installed shared library on the example model, and checks they agree with
-# `modelseal verify` (the C++ one also proves the installed headers compile on their own).
+# `modelseal verify` (the C++ one also proves the installed headers compile on their own). Then
+# imports the Python package from where it was staged and verifies the example through it.
 set -euo pipefail
 build=$1 src=$2
 stage=$(mktemp -d)
@@ -38,4 +39,47 @@ for c in consumer-c consumer-cpp; do
   fi
   cp "$src/tests/data/example-model/config.json" "$model/config.json"
 done
-echo "install: C and C++ consumers built from pkg-config and verified the example against the shared library"
+
+# The Python package: installed into /usr/bin/python3's site packages under the prefix, with a
+# _config.py naming the library where meson installs it; imported here from the staging folder.
+init=$(find "$stage" -path '*-packages/modelseal/__init__.py' | head -1)
+[[ -n "$init" ]] || { echo "the Python package was not installed" >&2; exit 1; }
+site=$(dirname "$(dirname "$init")")
+for f in py.typed torch.py _config.py _native.py _errors.py; do
+  [[ -f "$site/modelseal/$f" ]] || { echo "modelseal/$f was not installed" >&2; exit 1; }
+done
+# Installed for real, it would be on the interpreter's own path (no PYTHONPATH needed).
+/usr/bin/python3 -s -c 'import sys; sys.exit(sys.argv[1] not in sys.path)' "${site#"$stage"}" ||
+  { echo "the package went to ${site#"$stage"}, which /usr/bin/python3 does not search" >&2; exit 1; }
+installed_lib=$(find "$stage" -name 'libmodelseal.so.[0-9]' | head -1)
+PYTHONPATH=$site PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -s - "$stage" "$model" "$pub" "$want" "$installed_lib" <<'PY'
+import os, sys
+stage, model, pub, want, installed_lib = sys.argv[1:]
+import modelseal
+from modelseal import _config
+assert modelseal.__file__.startswith(stage), modelseal.__file__
+# _config names the final location; the staged copy is that path below the staging folder.
+assert os.path.isabs(_config.LIBRARY), _config.LIBRARY
+assert stage + _config.LIBRARY == installed_lib, (_config.LIBRARY, installed_lib)
+if not os.path.exists(_config.LIBRARY):  # not really installed: the error names both places
+    try:
+        modelseal.library_path()
+        raise SystemExit("loaded a library that does not exist")
+    except modelseal.ModelsealOSError as e:
+        assert "MODELSEAL_LIBRARY" in str(e) and _config.LIBRARY in str(e), str(e)
+os.environ["MODELSEAL_LIBRARY"] = installed_lib
+m = modelseal.verify(model, public_key=pub)
+assert m.root_digest == "sha256:" + want.removeprefix("sha256:"), (m.root_digest, want)
+assert m.read("config.json") == open(os.path.join(model, "config.json"), "rb").read()
+assert modelseal.library_path() == installed_lib
+with open(os.path.join(model, "config.json"), "ab") as f:
+    f.write(b"x")
+try:
+    modelseal.verify(model, public_key=pub)
+    raise SystemExit("the Python package accepted a modified model")
+except modelseal.NotTrusted as e:
+    assert "config.json" in str(e), str(e)
+PY
+cp "$src/tests/data/example-model/config.json" "$model/config.json"
+echo "install: C and C++ consumers built from pkg-config and verified the example against the shared library;"
+echo "install: the Python package imported from the staging folder verified it too"
