@@ -5,7 +5,7 @@ import errno
 import json
 import os
 
-from pyharness import ModelTest, main, modelseal, run, write
+from pyharness import ModelTest, main, modelseal, write
 
 
 class Tamper(ModelTest):

@@ -2,7 +2,6 @@
 one, or one whose pickle would run code, never reaches torch.load."""
 import os
 import pickle
-import sys
 import unittest
 
 from pyharness import ModelTest, main, modelseal, write

@@ -41,7 +41,7 @@ from ._errors import ModelsealError, ModelsealOSError, NotTrusted, UnsafeContent
 from ._native import StrPath, library_path
 
 if TYPE_CHECKING:  # the submodule is imported on first use (see __getattr__), never by `import modelseal`
-    from . import torch
+    from . import torch  # noqa: F401
 
 __all__ = [
     "verify", "VerifiedModel", "Signer", "Resource",

@@ -10,7 +10,7 @@ import ctypes
 import errno
 import os
 import threading
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
+from typing import Any, Iterable, List, Optional, Union
 
 from ._errors import ModelsealError, ModelsealOSError, from_status
 
@@ -59,6 +59,7 @@ SIGN_INSECURE_ALLOW_UNSAFE_CONTENT = 2
 _status = ctypes.c_int
 _PROTOTYPES = {
     # name: (restype, argtypes)
+    "modelseal_last_error": (ctypes.c_char_p, []),
     "modelseal_last_message": (ctypes.c_char_p, []),
     "modelseal_last_hint": (ctypes.c_char_p, []),
     "modelseal_last_errno": (ctypes.c_int, []),
