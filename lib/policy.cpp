@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fnmatch.h>
+#include <map>
+#include <regex>
 
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
@@ -10,6 +12,7 @@
 #include "modelseal/formats.hpp"
 #include "modelseal/json.hpp"
 #include "modelseal/files.hpp"
+#include "sigstore/internal.hpp"
 
 namespace modelseal {
 
@@ -74,60 +77,183 @@ Policy Policy::load(const std::filesystem::path& path) {
   return parse(text, path.parent_path(), "policy " + path.string());
 }
 
+namespace {
+
+class SigstoreTrust : public CertifiedTrust {
+ public:
+  SigstoreTrust(TrustedRoot root, SigstoreIdentity id) : root_(std::move(root)), id_(std::move(id)) {}
+  CertifiedSigner certify(const VerificationMaterial& m, const Envelope& env) const override {
+    return verify_sigstore(m, env, root_, id_);
+  }
+
+ private:
+  TrustedRoot root_;
+  SigstoreIdentity id_;
+};
+
+class CertificateTrust : public CertifiedTrust {
+ public:
+  CertificateTrust(std::vector<std::string> roots, std::optional<std::string> id)
+      : roots_(std::move(roots)), id_(std::move(id)) {}
+  CertifiedSigner certify(const VerificationMaterial& m, const Envelope&) const override {
+    return verify_certificate_chain(m, roots_, id_);
+  }
+  bool accepts_compat_pae() const override { return true; }   // model_signing v0.2 bundles
+
+ private:
+  std::vector<std::string> roots_;
+  std::optional<std::string> id_;
+};
+
+// A certified signer has no key of its own: a placeholder that never verifies anything.
+PublicKey no_key() {
+  static const PublicKey k = PrivateKey::generate(KeyType::ed25519).public_key();
+  return k;
+}
+
+std::string sigstore_name(const SigstoreIdentity& id) {
+  return (id.identity.empty() ? id.identity_regexp : id.identity) + " (" + id.issuer + ")";
+}
+
+void check_sigstore_identity(const SigstoreIdentity& id, const std::string& what) {
+  if (id.issuer.empty() || (id.identity.empty() == id.identity_regexp.empty()))
+    throw usage_error(what + "needs an issuer and exactly one of identity or identity_regexp");
+  if (!id.identity_regexp.empty()) {
+    try {
+      std::regex re(id.identity_regexp, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+      throw usage_error(what + "identity_regexp is not a valid regular expression: " + id.identity_regexp);
+    }
+  }
+}
+
+std::filesystem::path beside(const std::filesystem::path& base_dir, const std::string& p) {
+  std::filesystem::path path = p;
+  return path.is_absolute() ? path : base_dir / path;
+}
+
+void only(const json& obj, std::initializer_list<std::string_view> allowed, const std::string& what) {
+  for (const auto& item : obj.items())
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
+      throw usage_error(what + ": unknown field \"" + item.key() + "\"");
+}
+
+// One entry of "keys": a public key, a Sigstore identity or certificate roots (modelseal-policy(5)).
+// `roots` caches trusted roots by path, so signers under one root parse it once.
+TrustedSigner signer_of(const json& k, const std::filesystem::path& base_dir, const std::string& what,
+                        std::map<std::filesystem::path, TrustedRoot>& roots) {
+  if (!k.is_object()) throw usage_error(what + ": each entry of \"keys\" must be an object");
+  only(k, {"id", "type", "pem", "path", "sigstore", "trusted_root", "certificate", "not_before", "not_after",
+           "revoked", "models", "description"},
+       what + ": a key");
+  const int kinds = int(k.contains("type") || k.contains("pem") || k.contains("path")) + int(k.contains("sigstore")) +
+                    int(k.contains("certificate"));
+  if (kinds != 1)
+    throw usage_error(what + ": each entry of \"keys\" needs exactly one of a key (\"type\" with \"pem\" or "
+                             "\"path\"), \"sigstore\" or \"certificate\"");
+  if (k.contains("trusted_root") && !k.contains("sigstore"))
+    throw usage_error(what + ": \"trusted_root\" goes with \"sigstore\"");
+  std::optional<std::string> id;
+  if (k.contains("id")) id = require_string(k, "id", what, Status::usage);
+
+  if (k.contains("sigstore")) {
+    const json& s = require(k, "sigstore", json::value_t::object, what, Status::usage);
+    const std::string w = what + ": sigstore";
+    only(s, {"identity", "identity_regexp", "issuer"}, w);
+    SigstoreIdentity sid;
+    if (s.contains("identity")) sid.identity = require_string(s, "identity", w, Status::usage);
+    if (s.contains("identity_regexp")) sid.identity_regexp = require_string(s, "identity_regexp", w, Status::usage);
+    if (s.contains("issuer")) sid.issuer = require_string(s, "issuer", w, Status::usage);
+    check_sigstore_identity(sid, w + " ");
+    std::filesystem::path rp = k.contains("trusted_root")
+                                   ? beside(base_dir, require_string(k, "trusted_root", what, Status::usage))
+                                   : TrustedRoot::default_path();
+    auto it = roots.find(rp);
+    if (it == roots.end()) it = roots.emplace(rp, TrustedRoot::load(rp)).first;
+    std::string name = id ? *id : sigstore_name(sid);
+    return {name, no_key(), std::make_shared<SigstoreTrust>(it->second, std::move(sid))};
+  }
+
+  if (k.contains("certificate")) {
+    const json& c = require(k, "certificate", json::value_t::object, what, Status::usage);
+    const std::string w = what + ": certificate";
+    only(c, {"roots", "identity"}, w);
+    if (!c.contains("roots")) throw usage_error(w + ": needs \"roots\" (a PEM file, or a list of them)");
+    std::vector<std::string> files;
+    const json& r = c["roots"];
+    if (r.is_string()) {
+      files.push_back(r.get<std::string>());
+    } else if (r.is_array() && !r.empty() && r.size() <= 64) {
+      for (const json& f : r) {
+        if (!f.is_string()) throw usage_error(w + ": \"roots\" must list file names");
+        files.push_back(f.get<std::string>());
+      }
+    } else {
+      throw usage_error(w + ": \"roots\" must be a PEM file or a list of 1 to 64 of them");
+    }
+    std::vector<std::string> pems;
+    for (const auto& f : files) {
+      std::filesystem::path fp = beside(base_dir, f);
+      pems.push_back(read_file_limited(fp, 1u << 20, "certificate roots", Status::usage));
+      sigstore::parse_pem_certificates(pems.back(), "certificate roots " + fp.string());
+    }
+    std::optional<std::string> cid;
+    if (c.contains("identity")) cid = require_string(c, "identity", w, Status::usage);
+    std::string name = id ? *id : cid ? *cid : "certificate " + files.front();
+    return {name, no_key(), std::make_shared<CertificateTrust>(std::move(pems), std::move(cid))};
+  }
+
+  std::string type = require_string(k, "type", what, Status::usage);
+  auto kt = key_type_from_name(type);
+  if (!kt) throw usage_error(what + ": unknown key type \"" + type + "\" (expected ed25519, p256 or p384)");
+  if (k.contains("pem") == k.contains("path")) throw usage_error(what + ": a key needs one of \"pem\" or \"path\"");
+  PublicKey pub = k.contains("pem") ? PublicKey::from_pem(require_string(k, "pem", what, Status::usage), what)
+                                    : PublicKey::load(beside(base_dir, require_string(k, "path", what, Status::usage)));
+  if (pub.type() != *kt)
+    throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub.type())));
+  std::string name = id ? *id : pub.keyid().substr(0, 16);
+  return {name, std::move(pub), nullptr};
+}
+
+SignerRules rules_of(const json& k, const std::string& name, const std::string& what) {
+  SignerRules tk;
+  for (const char* field : {"not_before", "not_after"}) {
+    if (!k.contains(field)) continue;
+    auto t = parse_rfc3339(require_string(k, field, what, Status::usage));
+    if (!t) throw usage_error(what + ": " + field + " of key " + name + " is not an RFC 3339 time");
+    (std::string_view(field) == "not_before" ? tk.not_before : tk.not_after) = t;
+  }
+  if (k.contains("revoked")) tk.revoked = require(k, "revoked", json::value_t::boolean, what, Status::usage).get<bool>();
+  if (k.contains("models"))
+    for (const json& g : require(k, "models", json::value_t::array, what, Status::usage)) {
+      if (!g.is_string()) throw usage_error(what + ": models of key " + name + " must be strings");
+      tk.models.push_back(g.get<std::string>());
+    }
+  return tk;
+}
+
+}  // namespace
+
 Policy Policy::parse(std::string_view text, const std::filesystem::path& base_dir, const std::string& what) {
   // Every problem with a policy is the operator's to fix: usage error, never "trust everything".
   json j = parse_json_strict(text, what, SIZE_MAX, Status::usage);
   if (!j.is_object()) throw usage_error(what + ": expected a JSON object");
-  for (const auto& [k, v] : j.items())
-    if (k != "version" && k != "keys" && k != "threshold" && k != "revoked_digests" && k != "unlisted_files" &&
-        k != "description")
-      throw usage_error(what + ": unknown field \"" + k + "\"");
+  only(j, {"version", "keys", "threshold", "revoked_digests", "unlisted_files", "description"}, what);
   if (j.contains("version") && j["version"] != 1) throw usage_error(what + ": unsupported version");
   Policy p;
   const json& keys = require(j, "keys", json::value_t::array, what, Status::usage);
   if (keys.empty()) throw usage_error(what + ": no keys", "a policy must name at least one trusted key");
+  std::map<std::filesystem::path, TrustedRoot> roots;
   for (const json& k : keys) {
-    // A misspelt field ("model", "not_afer") must not quietly widen trust.
-    for (const auto& item : k.items()) {
-      static constexpr std::string_view kFields[] = {"id", "type", "pem", "path", "not_before", "not_after",
-                                                     "revoked", "models", "description"};
-      if (std::find(std::begin(kFields), std::end(kFields), item.key()) == std::end(kFields))
-        throw usage_error(what + ": unknown field \"" + item.key() + "\" in a key");
-    }
-    if (k.contains("pem") && k.contains("path")) throw usage_error(what + ": a key has both \"pem\" and \"path\"");
-    std::string type = require_string(k, "type", what, Status::usage);
-    auto kt = key_type_from_name(type);
-    if (!kt) throw usage_error(what + ": unknown key type \"" + type + "\" (expected ed25519, p256 or p384)");
-    std::optional<PublicKey> pub;
-    if (k.contains("pem")) {
-      pub = PublicKey::from_pem(require_string(k, "pem", what, Status::usage), what);
-    } else if (k.contains("path")) {
-      std::filesystem::path kp = require_string(k, "path", what, Status::usage);
-      pub = PublicKey::load(kp.is_absolute() ? kp : base_dir / kp);
-    } else {
-      throw usage_error(what + ": a key needs \"pem\" or \"path\"");
-    }
-    if (pub->type() != *kt)
-      throw usage_error(what + ": key declared as " + type + " is " + std::string(key_type_name(pub->type())));
-    std::string id = k.contains("id") ? require_string(k, "id", what, Status::usage) : pub->keyid().substr(0, 16);
-    TrustedSigner signer{id, *pub, {}};
-    SignerRules tk;
-    for (const char* field : {"not_before", "not_after"}) {
-      if (!k.contains(field)) continue;
-      auto t = parse_rfc3339(require_string(k, field, what, Status::usage));
-      if (!t) throw usage_error(what + ": " + field + " of key " + signer.name + " is not an RFC 3339 time");
-      (std::string_view(field) == "not_before" ? tk.not_before : tk.not_after) = t;
-    }
-    if (k.contains("revoked")) tk.revoked = require(k, "revoked", json::value_t::boolean, what, Status::usage).get<bool>();
-    if (k.contains("models"))
-      for (const json& g : require(k, "models", json::value_t::array, what, Status::usage)) {
-        if (!g.is_string()) throw usage_error(what + ": models of key " + signer.name + " must be strings");
-        tk.models.push_back(g.get<std::string>());
-      }
+    TrustedSigner signer = signer_of(k, base_dir, what, roots);
+    SignerRules tk = rules_of(k, signer.name, what);
     // Key identity is the canonical key: the same key in another encoding is listed twice.
-    for (const auto& other : p.signers_)
-      if (other.key.keyid() == signer.key.keyid())
+    for (const auto& other : p.signers_) {
+      if (!signer.certified && !other.certified && other.key.keyid() == signer.key.keyid())
         throw usage_error(what + ": key " + signer.name + " is listed twice (the same key as " + other.name + ")");
+      if (other.name == signer.name)
+        throw usage_error(what + ": two signers are named \"" + signer.name + "\"", "give each an \"id\"");
+    }
     p.signers_.push_back(std::move(signer));
     p.rules_.push_back(std::move(tk));
   }
@@ -168,47 +294,12 @@ AuthenticatedPayload Policy::authenticate(const Envelope& env, const Verificatio
   return modelseal::authenticate(env, &material, signers_, kModelSignature, what);
 }
 
-namespace {
-
-class SigstoreTrust : public CertifiedTrust {
- public:
-  SigstoreTrust(TrustedRoot root, SigstoreIdentity id) : root_(std::move(root)), id_(std::move(id)) {}
-  CertifiedSigner certify(const VerificationMaterial& m, const Envelope& env) const override {
-    return verify_sigstore(m, env, root_, id_);
-  }
-
- private:
-  TrustedRoot root_;
-  SigstoreIdentity id_;
-};
-
-class CertificateTrust : public CertifiedTrust {
- public:
-  CertificateTrust(std::vector<std::string> roots, std::optional<std::string> id)
-      : roots_(std::move(roots)), id_(std::move(id)) {}
-  CertifiedSigner certify(const VerificationMaterial& m, const Envelope&) const override {
-    return verify_certificate_chain(m, roots_, id_);
-  }
-  bool accepts_compat_pae() const override { return true; }   // model_signing v0.2 bundles
-
- private:
-  std::vector<std::string> roots_;
-  std::optional<std::string> id_;
-};
-
-// A certified signer has no key of its own: a placeholder that never verifies anything.
-PublicKey no_key() {
-  static const PublicKey k = PrivateKey::generate(KeyType::ed25519).public_key();
-  return k;
-}
-
-}  // namespace
 
 Policy Policy::from_sigstore(TrustedRoot root, SigstoreIdentity identity) {
   if (identity.issuer.empty() || (identity.identity.empty() == identity.identity_regexp.empty()))
     throw usage_error("a Sigstore identity needs --issuer and one of --identity or --identity-regexp");
   Policy p;
-  std::string name = (identity.identity.empty() ? identity.identity_regexp : identity.identity) + " (" + identity.issuer + ")";
+  std::string name = sigstore_name(identity);
   p.signers_.push_back({name, no_key(), std::make_shared<SigstoreTrust>(std::move(root), std::move(identity))});
   p.rules_.emplace_back();
   return p;
@@ -248,7 +339,7 @@ std::vector<Signer> Policy::authorize(const AuthenticatedPayload& payload, std::
                             [&](const std::string& g) { return glob_match(g, model_name); })) {
       why.push_back("key " + id + " may not sign model \"" + std::string(model_name) + "\"");
     } else {
-      ok.push_back({id, keyid});
+      ok.push_back({id, keyid, cert});
     }
   }
   if (ok.size() < threshold_) {

@@ -44,6 +44,14 @@ std::string expected_name(const fs::path& model, const VerifyOptions& opts) {
 
 }  // namespace
 
+json certified_json(const CertifiedSigner& c) {
+  json j = {{"identity", c.identity}, {"issuer", c.issuer}};
+  if (!c.subject.empty()) j["subject"] = c.subject;
+  if (c.log_index) j["log_index"] = *c.log_index;
+  if (c.integrated_time) j["integrated_time"] = format_rfc3339(*c.integrated_time);
+  return j;
+}
+
 json VerifyReport::to_json() const {
   json files_j = json::array();
   for (const auto& f : files) {
@@ -52,7 +60,11 @@ json VerifyReport::to_json() const {
     files_j.push_back(e);
   }
   json signers_j = json::array();
-  for (const auto& s : signers) signers_j.push_back({{"id", s.id}, {"keyid", s.keyid}});
+  for (const auto& s : signers) {
+    json e = {{"id", s.id}, {"keyid", s.keyid}};
+    if (s.certified) e["certificate"] = certified_json(*s.certified);
+    signers_j.push_back(e);
+  }
   json j = {{"model", model},
             {"signature", signature},
             {"verified", status == Status::ok},

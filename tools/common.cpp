@@ -148,12 +148,7 @@ Signers load_signers(const std::vector<std::string>& keys, const std::string& pa
   return out;
 }
 
-std::string default_trusted_root() {
-  const std::string installed = MODELSEAL_DATADIR "/sigstore/trusted_root.json";
-  std::error_code ec;
-  if (std::filesystem::exists(installed, ec)) return installed;
-  return MODELSEAL_SOURCE_ROOT "/lib/sigstore/trusted_root.json";
-}
+std::string default_trusted_root() { return TrustedRoot::default_path().string(); }
 
 std::vector<std::string> read_pem_files(const std::vector<std::string>& paths) {
   std::vector<std::string> out;

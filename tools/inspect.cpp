@@ -5,6 +5,7 @@
 #include "modelseal/bundle.hpp"
 #include "modelseal/encoding.hpp"
 #include "modelseal/json.hpp"
+#include "modelseal/sigstore.hpp"
 
 using namespace modelseal;
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
       statement_error = e.what();
     }
+    const json material = describe_material(b.material);
     if (as_json) {
       json sigs = json::array();
       for (const auto& s : b.envelope.signatures) sigs.push_back({{"keyid", s.keyid}, {"bytes", s.sig.size()}});
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
                   {"payload_type", b.envelope.payload_type},
                   {"key_hint", b.key_hint},
                   {"signatures", sigs},
+                  {"verification_material", material},
                   {"statement", statement_error.empty() ? statement : json()}};
       if (!statement_error.empty()) out["statement_error"] = statement_error;
       std::printf("%s\n", out.dump(2).c_str());
@@ -57,6 +60,25 @@ int main(int argc, char** argv) {
     for (const auto& s : b.envelope.signatures)
       std::printf("signature:     %zu bytes, keyid %s\n", s.sig.size(),
                   s.keyid.empty() ? "(none)" : printable(s.keyid).c_str());
+    std::printf("method:        %s\n", material["method"].get<std::string>().c_str());
+    if (material.contains("certificate")) {
+      const json& c = material["certificate"];
+      std::string ids;
+      for (const auto& i : c["identities"]) ids += (ids.empty() ? "" : ", ") + i.get<std::string>();
+      std::printf("identity:      %s\n", ids.empty() ? "(none)" : ids.c_str());
+      if (c.contains("oidc_issuer")) std::printf("oidc issuer:   %s\n", c["oidc_issuer"].get<std::string>().c_str());
+      std::printf("subject:       %s\n", c["subject"].get<std::string>().c_str());
+      std::printf("issued by:     %s\n", c["issuer"].get<std::string>().c_str());
+      std::printf("valid:         %s to %s (%zu certificates in the chain)\n", c["not_before"].get<std::string>().c_str(),
+                  c["not_after"].get<std::string>().c_str(), material["chain_length"].get<size_t>());
+    } else if (material.contains("certificate_error")) {
+      std::printf("certificate:   unreadable (%s)\n", material["certificate_error"].get<std::string>().c_str());
+    }
+    for (const auto& e : material["tlog_entries"])
+      std::printf("tlog entry:    log index %lld, integrated %s\n", static_cast<long long>(e["log_index"].get<int64_t>()),
+                  e["integrated_time"].get<std::string>().c_str());
+    if (material["rfc3161_timestamps"].get<size_t>() > 0)
+      std::printf("timestamps:    %zu RFC 3161\n", material["rfc3161_timestamps"].get<size_t>());
     if (!statement_error.empty()) {
       std::printf("statement:     unreadable (%s)\n", statement_error.c_str());
       return 0;

@@ -96,6 +96,14 @@ int main(int argc, char** argv) {
         else std::printf("%s: FAILED (%s)\n", printable(f.name).c_str(), printable(f.reason).c_str());
       }
       for (const auto& f : report.ignored) std::printf("%s: IGNORED (not signed)\n", printable(f).c_str());
+      for (const auto& sg : report.signers) {
+        if (!sg.certified) continue;
+        const CertifiedSigner& c = *sg.certified;
+        std::string line = "signer " + sg.id + ": identity " + c.identity + ", issuer " + c.issuer;
+        if (c.log_index) line += ", Rekor log index " + std::to_string(*c.log_index);
+        if (c.integrated_time) line += ", logged " + format_rfc3339(*c.integrated_time);
+        std::printf("%s\n", printable(line).c_str());
+      }
     }
     if (failure) {
       tool::print_error(*failure);

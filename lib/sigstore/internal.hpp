@@ -28,8 +28,9 @@ struct X509StackFree {
 };
 using X509Stack = std::unique_ptr<STACK_OF(X509), X509StackFree>;
 
-// DER -> X509; Error(not_trusted) "<what>: not a DER certificate" (trailing bytes refused).
-X509Ptr parse_der_certificate(std::string_view der, const std::string& what);
+// DER -> X509; Error(status) "<what>: not a DER certificate" (trailing bytes refused). The status is
+// whose input it is: not_trusted for a bundle's, usage for the operator's trusted root.
+X509Ptr parse_der_certificate(std::string_view der, const std::string& what, Status status = Status::not_trusted);
 std::string certificate_der(X509* cert);
 // PEM text with one or more certificates; Error(usage) if none or malformed.
 std::vector<X509Ptr> parse_pem_certificates(std::string_view pem, const std::string& what);

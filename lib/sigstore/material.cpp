@@ -7,6 +7,7 @@
 #include "modelseal/error.hpp"
 #include "modelseal/sigstore.hpp"
 #include "modelseal/json.hpp"
+#include "internal.hpp"
 
 namespace modelseal {
 
@@ -139,6 +140,36 @@ VerificationMaterial VerificationMaterial::parse(const json& vm, const std::stri
     }
   }
   return m;
+}
+
+json describe_material(const VerificationMaterial& vm) {
+  json j = {{"method", !vm.has_certificate() ? "key" : vm.tlog_entries.empty() ? "certificate" : "sigstore"}};
+  if (!vm.public_key_hint.empty()) j["public_key_hint"] = printable(vm.public_key_hint);
+  if (vm.has_certificate()) {
+    j["chain_length"] = vm.chain_der.size();
+    try {
+      sigstore::X509Ptr leaf = sigstore::parse_der_certificate(vm.chain_der[0], "certificate");
+      json ids = json::array();
+      for (const auto& san : sigstore::signer_sans(leaf.get())) ids.push_back(printable(san));
+      json c = {{"identities", ids},
+                {"subject", printable(sigstore::subject_rfc2253(leaf.get()))},
+                {"issuer", printable(sigstore::issuer_rfc2253(leaf.get()))},
+                {"not_before", sigstore::format_time(sigstore::asn1_time_to_time(X509_get0_notBefore(leaf.get())))},
+                {"not_after", sigstore::format_time(sigstore::asn1_time_to_time(X509_get0_notAfter(leaf.get())))}};
+      if (auto oidc = sigstore::fulcio_issuer(leaf.get())) c["oidc_issuer"] = printable(*oidc);
+      j["certificate"] = c;
+    } catch (const Error& e) {
+      j["certificate_error"] = e.what();
+    }
+  }
+  json entries = json::array();
+  for (const auto& e : vm.tlog_entries)
+    entries.push_back({{"log_index", e.log_index},
+                       {"integrated_time", sigstore::format_time(static_cast<std::time_t>(e.integrated_time))},
+                       {"kind", printable(e.kind + (e.kind_version.empty() ? "" : " " + e.kind_version))}});
+  j["tlog_entries"] = entries;
+  j["rfc3161_timestamps"] = vm.rfc3161_timestamps.size();
+  return j;
 }
 
 }  // namespace modelseal

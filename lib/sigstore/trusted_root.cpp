@@ -81,11 +81,7 @@ std::vector<CertificateAuthority> authorities(const json& j, const char* key, co
     for (const json& c : certs) {
       if (!c.is_object()) throw usage_error(w + ": invalid certificate");
       ca.chain_der.push_back(b64(c, "rawBytes", w + " certificate"));
-      try {
-        sigstore::parse_der_certificate(ca.chain_der.back(), w);
-      } catch (const Error& e) {
-        throw usage_error(e.what());
-      }
+      sigstore::parse_der_certificate(ca.chain_der.back(), w, Status::usage);
     }
     ca.valid_for = valid_for(a, w);
     out.push_back(std::move(ca));
@@ -108,6 +104,13 @@ TrustedRoot TrustedRoot::parse(std::string_view bytes, const std::string& what) 
   root.cas_ = authorities(j, "certificateAuthorities", what);
   root.tsas_ = authorities(j, "timestampAuthorities", what);
   return root;
+}
+
+std::filesystem::path TrustedRoot::default_path() {
+  const std::filesystem::path installed = MODELSEAL_DATADIR "/sigstore/trusted_root.json";
+  std::error_code ec;
+  if (std::filesystem::exists(installed, ec)) return installed;
+  return MODELSEAL_SOURCE_ROOT "/lib/sigstore/trusted_root.json";
 }
 
 TrustedRoot TrustedRoot::load(const std::filesystem::path& path) {

@@ -48,12 +48,12 @@ void each_san(X509* cert, F&& f) {
 
 }  // namespace
 
-X509Ptr parse_der_certificate(std::string_view der, const std::string& what) {
+X509Ptr parse_der_certificate(std::string_view der, const std::string& what, Status status) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   X509Ptr cert(der.size() < (1u << 20) ? d2i_X509(nullptr, &p, long(der.size())) : nullptr);
   if (!cert || p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
     ERR_clear_error();
-    throw untrusted(what + ": not a DER X.509 certificate");
+    throw Error(status, what + ": not a DER X.509 certificate");
   }
   return cert;
 }

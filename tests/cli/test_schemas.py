@@ -85,5 +85,36 @@ class Schemas(CliTest):
         self.assertIn("statement_error", doc)
 
 
+    def test_certified_signers_in_reports(self):
+        """verify --json and inspect --json of model_signing's certificate and Sigstore bundles."""
+        oms = os.path.join(SHARED, "vectors", "oms")
+        sigstore = ["--identity", "stefanb@us.ibm.com", "--issuer", "https://sigstore.verify.ibm.com/oauth2",
+                    "--ignore", "ignore-me"]
+        chain = ["--certificate-chain", os.path.join(oms, "keys", "certificate", "ca-cert.pem")]
+        for name, args, method in (("v1.1.0-sigstore", sigstore, "sigstore"),
+                                   ("v1.1.0-certificate", chain, "certificate"),
+                                   ("v1.1.0-elliptic-key", ["-p", os.path.join(oms, "signing-key-pub.pem")], "key")):
+            with self.subTest(vector=name):
+                r = run("verify", os.path.join(oms, name), *args, "--json")
+                self.assertEqual(r.rc, 0, r)
+                report = json.loads(r.out)
+                validate(report, "verify-report.schema.json")
+                signer = report["signers"][0]
+                self.assertEqual("certificate" in signer, method != "key", signer)
+                r = run("inspect", os.path.join(oms, name, "model.sig"), "--json")
+                self.assertEqual(r.rc, 0, r)
+                doc = json.loads(r.out)
+                validate(doc, "inspect-report.schema.json")
+                self.assertEqual(doc["verification_material"]["method"], method)
+                if method == "sigstore":
+                    cert = signer["certificate"]
+                    self.assertEqual(cert["identity"], "stefanb@us.ibm.com")
+                    self.assertEqual(cert["issuer"], "https://sigstore.verify.ibm.com/oauth2")
+                    entry = doc["verification_material"]["tlog_entries"][0]
+                    self.assertEqual(cert["log_index"], entry["log_index"])
+                    self.assertEqual(cert["integrated_time"], entry["integrated_time"])
+                    self.assertEqual(doc["verification_material"]["certificate"]["identities"], ["stefanb@us.ibm.com"])
+
+
 if __name__ == "__main__":
     unittest.main()

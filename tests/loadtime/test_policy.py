@@ -3,6 +3,7 @@ key validity times, revocation of keys and model digests, thresholds, model glob
 and every policy used here validated against schemas/policy.schema.json."""
 import json
 import os
+import shutil
 import unittest
 
 import jsonschema
@@ -152,9 +153,52 @@ class Policy(TempDirTest):
 
     def test_example_policy_in_man_page_validates(self):
         man = open(os.path.join(os.environ.get("MODELSEAL_SOURCE", "../.."), "man", "modelseal-policy.5")).read()
-        start = man.index(".EX\n{") + len(".EX\n")
-        text = man[start:man.index(".EE", start)].replace("\\e", "\\")
-        jsonschema.validate(json.loads(text), SCHEMA)
+        examples = 0
+        for block in man.split(".EX\n{")[1:]:
+            text = "{" + block[:block.index(".EE")].replace("\\e", "\\")
+            jsonschema.validate(json.loads(text), SCHEMA)
+            examples += 1
+        self.assertEqual(examples, 2)
+
+
+
+class CertifiedSignersThroughTheShim(TempDirTest):
+    """The shim reads the same policy file as verify: model_signing's certificate and Sigstore
+    bundles are trusted through it with no code of its own, and their tampered files refused."""
+    OMS = os.path.join(os.environ.get("MODELSEAL_SHARED", "../../../shared"), "vectors", "oms")
+    SIGSTORE = {"identity": "stefanb@us.ibm.com", "issuer": "https://sigstore.verify.ibm.com/oauth2"}
+
+    def copy(self, name):
+        dst = self.p(name)
+        shutil.copytree(os.path.join(self.OMS, name), dst)
+        return dst
+
+    def check(self, name, signer, unlisted=None):
+        model = self.copy(name)
+        doc = {"keys": [signer]}
+        if unlisted:
+            doc["unlisted_files"] = unlisted
+        jsonschema.validate(doc, SCHEMA)
+        env = self.shim_env(model, self.write_policy(name + ".json", doc))
+        first = os.path.join(model, "signme-1")
+        r = run(["cat", first], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(first, "rb") as f:
+            self.assertEqual(r.stdout, f.read())
+        self.flip_byte(first)
+        self.assertRefused(run(["cat", first], env=env), "", first)
+        # The shim's trust is the policy's: a signer it does not name is refused.
+        other = {"keys": [{"sigstore": {"identity": "eve@example.com", "issuer": self.SIGSTORE["issuer"]}}]}
+        env = self.shim_env(model, self.write_policy(name + "-other.json", other))
+        self.assertRefused(run(["cat", os.path.join(model, "signme-2")], env=env), "")
+
+    def test_certificate_signer(self):
+        ca = os.path.join(self.OMS, "keys", "certificate", "ca-cert.pem")
+        self.check("v1.1.0-certificate", {"id": "pki", "certificate": {"roots": ca}})
+
+    def test_sigstore_signer(self):
+        # The vector holds ignore-me, which is not signed: the operator says so in the policy.
+        self.check("v1.1.0-sigstore", {"id": "ibm", "sigstore": self.SIGSTORE}, unlisted="insecure-ignore")
 
 
 if __name__ == "__main__":

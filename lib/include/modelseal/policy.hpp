@@ -24,10 +24,12 @@ struct SignerRules {
   std::vector<std::string> models;      // globs on the model name; empty = any model
 };
 
-// One signature that counted, with the key that made it.
+// One signature that counted, with the key that made it, and for a certified signer what the
+// bundle's verified material says of it (identity, issuer, Rekor log index and time).
 struct Signer {
   std::string id;
   std::string keyid;
+  std::optional<CertifiedSigner> certified;
 };
 
 class Policy {

@@ -58,6 +58,12 @@ struct VerificationMaterial {
   static VerificationMaterial parse(const nlohmann::json& vm, const std::string& what);
 };
 
+// What the material claims, for `modelseal inspect`: nothing is verified. The method ("key",
+// "certificate" or "sigstore"), the leaf's identities, issuer, subject and validity, the chain's
+// length, each tlog entry's log index and integrated time, the number of RFC 3161 timestamps.
+// schemas/inspect-report.schema.json, "verification_material".
+nlohmann::json describe_material(const VerificationMaterial& vm);
+
 // [start, end] of a trusted root entry; end absent = still valid.
 struct ValidFor {
   std::time_t start = 0;
@@ -84,6 +90,9 @@ class TrustedRoot {
  public:
   static TrustedRoot load(const std::filesystem::path& path);        // Error(io) if unreadable
   static TrustedRoot parse(std::string_view bytes, const std::string& what);  // Error(usage)
+  // The public-good root modelseal installs (share/modelseal/sigstore/trusted_root.json), or the
+  // source tree's copy when running from a build folder.
+  static std::filesystem::path default_path();
 
   const std::vector<TransparencyLog>& tlogs() const { return tlogs_; }
   const std::vector<TransparencyLog>& ctlogs() const { return ctlogs_; }

@@ -42,6 +42,10 @@ struct FileCheck {
   Status status = Status::not_trusted;   // io when it could not be read
 };
 
+// What a certified signer's verified material says: identity, issuer, subject, and for Sigstore
+// the Rekor log index and integrated time (schemas/verify-report.schema.json, "certificate").
+nlohmann::json certified_json(const CertifiedSigner& c);
+
 struct VerifyReport {
   std::string model, signature;
   std::string root_digest;                  // hex, of the verified manifest (if it got that far)
