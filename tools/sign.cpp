@@ -5,6 +5,7 @@
 
 #include <ctime>
 
+#include "modelseal/pkcs11.hpp"
 #include "modelseal/signing_cert.hpp"
 #include "modelseal/sign.hpp"
 #include "modelseal/json.hpp"
@@ -33,8 +34,8 @@ int main(int argc, char** argv) {
                "Sign even files that 'modelseal scan' flags (pickle code, Lambda layers, ...)");
   app.add_option("--passphrase-file", pass_file, "Read the key's passphrase from the first line of FILE");
   app.add_option("--signing-certificate", signing_cert,
-                 "Sign with the certificate method: the PEM certificate of -k (key usage digitalSignature or "
-                 "EKU codeSigning, valid now)");
+                 "Sign with the certificate method: the PEM certificate of -k (key usage digitalSignature and "
+                 "EKU codeSigning, valid now), or a pkcs11: URI of a certificate object on a token");
   app.add_option("--certificate-chain", cert_chain,
                  "With --signing-certificate: PEM intermediates, leaf's issuer first; repeatable");
   tool::Audit audit;
@@ -55,7 +56,14 @@ int main(int argc, char** argv) {
     if (!signing_cert.empty()) {
       if (ptrs.size() != 1) throw usage_error("--signing-certificate signs with exactly one -k key");
       std::vector<std::filesystem::path> chain(cert_chain.begin(), cert_chain.end());
-      opts.certificate_chain = load_signing_chain(signing_cert, chain, ptrs.front()->public_key(), std::time(nullptr));
+      const PublicKey& pub = ptrs.front()->public_key();
+      opts.certificate_chain =
+          Pkcs11Uri::is_uri(signing_cert)
+              ? [&] {
+                  Pkcs11Uri uri = Pkcs11Uri::parse(signing_cert);
+                  return load_signing_chain_der(pkcs11_certificate(uri), uri.display(), chain, pub, std::time(nullptr));
+                }()
+              : load_signing_chain(signing_cert, chain, pub, std::time(nullptr));
     }
     opts.allow_symlinks = allow_symlinks;
     opts.shard_size = shard_size;

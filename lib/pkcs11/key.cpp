@@ -218,6 +218,26 @@ Pkcs11Key Pkcs11Key::open(const Pkcs11Uri& uri) {
   return Pkcs11Key(std::move(s), found[0], std::move(pub), where);
 }
 
+std::string pkcs11_certificate(const Pkcs11Uri& uri) {
+  const std::string where = uri.display();
+  if (!uri.object && !uri.id)
+    throw usage_error("a PKCS#11 certificate URI needs object= or id=: " + where);
+  auto s = Pkcs11Key::Session::open(uri, false, true);
+  CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+  std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, &cert_class, sizeof cert_class)};
+  if (uri.object) templ.push_back(attr(CKA_LABEL, *uri.object));
+  if (uri.id) templ.push_back(attr(CKA_ID, *uri.id));
+  auto found = find(*s, templ, where);
+  if (found.empty())
+    throw usage_error("no certificate matches on PKCS#11 token: " + where,
+                      "store it with: pkcs11-tool --write-object CERT.der --type cert --label LABEL --id ID");
+  if (found.size() > 1)
+    throw usage_error("more than one certificate matches on PKCS#11 token: " + where, "add object= or id= to the URI");
+  auto value = attribute(*s, found[0], CKA_VALUE, where);
+  if (!value || value->empty()) throw usage_error("PKCS#11 certificate has no value: " + where);
+  return *value;
+}
+
 std::string Pkcs11Key::sign(std::string_view message) const {
   const KeyType t = type();
   std::string input = t == KeyType::ed25519 ? std::string(message) : digest(message, t);

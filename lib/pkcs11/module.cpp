@@ -166,7 +166,7 @@ SecretBytes read_pin_file(const std::string& path) {
 
 }  // namespace
 
-std::shared_ptr<Pkcs11Key::Session> Pkcs11Key::Session::open(const Pkcs11Uri& uri, bool read_write) {
+std::shared_ptr<Pkcs11Key::Session> Pkcs11Key::Session::open(const Pkcs11Uri& uri, bool read_write, bool public_only) {
   const std::string where = uri.display();
   auto s = std::make_shared<Session>();
   s->module = Module::load(uri.module());
@@ -207,6 +207,8 @@ std::shared_ptr<Pkcs11Key::Session> Pkcs11Key::Session::open(const Pkcs11Uri& ur
     SecretBytes pin = uri.pin_value ? SecretBytes(uri.pin_value->data(), uri.pin_value->size())
                                     : read_pin_file(uri.pin_source);
     rv = f->C_Login(s->handle, CKU_USER, pin.data(), pin.size());
+  } else if (public_only) {
+    return s;
   } else if (chosen.flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
     rv = f->C_Login(s->handle, CKU_USER, nullptr, 0);  // the PIN pad asks
   } else {

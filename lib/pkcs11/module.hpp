@@ -50,8 +50,9 @@ struct Pkcs11Key::Session {
   CK_SESSION_HANDLE handle = CK_INVALID_HANDLE;
   std::mutex mutex;  // a PKCS#11 session runs one operation at a time
   ~Session();
-  // Opens a session on the one token `uri` names and logs in (the PIN is wiped after).
-  static std::shared_ptr<Session> open(const Pkcs11Uri& uri, bool read_write);
+  // Opens a session on the one token `uri` names and logs in (the PIN is wiped after). With
+  // `public_only`, a URI without a PIN opens a session that is not logged in (public objects).
+  static std::shared_ptr<Session> open(const Pkcs11Uri& uri, bool read_write, bool public_only = false);
   CK_FUNCTION_LIST_PTR f() const { return module->f(); }
 };
 

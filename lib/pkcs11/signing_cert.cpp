@@ -84,17 +84,11 @@ bool has_code_signing(X509* c) {
   return false;
 }
 
-}  // namespace
-
-std::vector<std::string> load_signing_chain(const std::filesystem::path& cert,
-                                            const std::vector<std::filesystem::path>& intermediates,
-                                            const PublicKey& key, std::time_t now) {
-  const std::string file = cert.string();
-  auto leaf = read_certs(cert);
-  if (leaf.size() != 1)
-    throw usage_error("signing certificate file holds more than one certificate: " + file,
-                      "pass the leaf alone and the others with --certificate-chain");
-  X509* c = leaf[0].get();
+// The checks and the chain, for a leaf already read from `file` (a path or a token URI).
+std::vector<std::string> check_chain(X509Ptr leaf, const std::string& file,
+                                     const std::vector<std::filesystem::path>& intermediates, const PublicKey& key,
+                                     std::time_t now) {
+  X509* c = leaf.get();
 
   unsigned char* spki = nullptr;
   int n = i2d_PUBKEY(X509_get0_pubkey(c), &spki);
@@ -111,7 +105,7 @@ std::vector<std::string> load_signing_chain(const std::filesystem::path& cert,
   check_dates(c, now, file);
 
   std::vector<std::pair<X509Ptr, std::string>> chain;
-  chain.emplace_back(std::move(leaf[0]), file);
+  chain.emplace_back(std::move(leaf), file);
   for (const auto& path : intermediates)
     for (auto& ic : read_certs(path)) chain.emplace_back(std::move(ic), path.string());
 
@@ -131,6 +125,30 @@ std::vector<std::string> load_signing_chain(const std::filesystem::path& cert,
     out.push_back(der(cur));
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> load_signing_chain(const std::filesystem::path& cert,
+                                            const std::vector<std::filesystem::path>& intermediates,
+                                            const PublicKey& key, std::time_t now) {
+  auto leaf = read_certs(cert);
+  if (leaf.size() != 1)
+    throw usage_error("signing certificate file holds more than one certificate: " + cert.string(),
+                      "pass the leaf alone and the others with --certificate-chain");
+  return check_chain(std::move(leaf[0]), cert.string(), intermediates, key, now);
+}
+
+std::vector<std::string> load_signing_chain_der(std::string_view cert_der, const std::string& cert_name,
+                                                const std::vector<std::filesystem::path>& intermediates,
+                                                const PublicKey& key, std::time_t now) {
+  const auto* p = reinterpret_cast<const unsigned char*>(cert_der.data());
+  X509Ptr leaf(d2i_X509(nullptr, &p, static_cast<long>(cert_der.size())), &X509_free);
+  if (!leaf || p != reinterpret_cast<const unsigned char*>(cert_der.data() + cert_der.size())) {
+    ERR_clear_error();
+    throw usage_error("not a DER X.509 certificate: " + cert_name);
+  }
+  return check_chain(std::move(leaf), cert_name, intermediates, key, now);
 }
 
 }  // namespace modelseal

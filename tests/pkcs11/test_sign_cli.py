@@ -11,7 +11,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
-from harness import run, write  # noqa: E402
+from harness import SHARED, run, write  # noqa: E402
 
 MODULE = next(p for p in ("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/softhsm/libsofthsm2.so")
               if os.path.exists(p))
@@ -87,6 +87,52 @@ class Pkcs11Cli(unittest.TestCase):
         r = run("chain", "sign-layout", layout, "-k", self.uri("owner"), "-o", out, env=self.env)
         self.assertEqual(r.rc, 0, r)
         self.assertTrue(os.path.exists(out))
+
+    def import_signer(self, label, id_hex):
+        """The shared test PKI's P-384 signing key and its certificate, stored on the token."""
+        pki = os.path.join(SHARED, "vectors", "oms", "keys", "certificate")
+        key_der, cert_der = os.path.join(self.tmp, label + ".key.der"), os.path.join(self.tmp, label + ".crt.der")
+        subprocess.run(["openssl", "pkey", "-in", os.path.join(pki, "signing-key.pem"), "-outform", "DER",
+                        "-out", key_der], check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-in", os.path.join(pki, "signing-key-cert.pem"), "-outform", "DER",
+                        "-out", cert_der], check=True, capture_output=True)
+        env = dict(os.environ, **self.env)
+        for obj, kind in ((key_der, "privkey"), (cert_der, "cert")):
+            subprocess.run(["pkcs11-tool", "--module", MODULE, "--token-label", "rel", "--login", "--pin",
+                            "env:P11_PIN", "--write-object", obj, "--type", kind, "--label", label, "--id", id_hex],
+                           env=env, check=True, capture_output=True)
+        return pki
+
+    def test_signing_certificate_on_the_token(self):
+        pki = self.import_signer("signer", "0a0b")
+        cert_uri = f"pkcs11:token=rel;object=signer?module-path={MODULE}"   # a public object: no PIN
+        chain = ["--certificate-chain", os.path.join(pki, "int-ca-cert.pem")]
+        r = run("sign", self.model, "-k", self.uri("signer"), "--signing-certificate", cert_uri, *chain, "-q",
+                env=self.env)
+        self.assertEqual(r.rc, 0, r)
+        with open(os.path.join(self.model, "model.sig")) as f:
+            material = json.load(f)["verificationMaterial"]
+        self.assertEqual(len(material["x509CertificateChain"]["certificates"]), 2)
+        r = run("verify", self.model, "--certificate-chain", os.path.join(pki, "ca-cert.pem"))
+        self.assertEqual(r.rc, 0, r)
+        r = run("verify", self.model, "--certificate-chain", os.path.join(pki, "int-ca-cert.pem"))
+        self.assertEqual(r.rc, 1, r)   # the intermediate is not a root
+        os.unlink(os.path.join(self.model, "model.sig"))
+        # A certificate that is not the key's, one that is not there, a URI naming no object:
+        # one line, exit 2, nothing written.
+        self.keygen("other", "p384")
+        for uri, needle in ((f"pkcs11:token=rel;object=missing?module-path={MODULE}", "no certificate matches"),
+                            (f"pkcs11:token=rel?module-path={MODULE}", "needs object= or id=")):
+            r = run("sign", self.model, "-k", self.uri("signer"), "--signing-certificate", uri, *chain, env=self.env)
+            self.assertEqual(r.rc, 2, r)
+            lines = [l for l in r.err.splitlines() if not l.startswith("hint:")]
+            self.assertEqual(len(lines), 1, r)
+            self.assertIn(needle, lines[0])
+            self.assertFalse(os.path.exists(os.path.join(self.model, "model.sig")))
+        r = run("sign", self.model, "-k", self.uri("other"), "--signing-certificate", cert_uri, *chain, env=self.env)
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn("does not match the certificate's public key", r.err)
+        self.assertFalse(os.path.exists(os.path.join(self.model, "model.sig")))
 
     def test_wrong_pin_is_one_line_and_writes_nothing(self):
         self.keygen("k", "p256")

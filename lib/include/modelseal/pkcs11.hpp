@@ -45,6 +45,12 @@ struct Pkcs11Uri {
 // /usr/lib/<multiarch>/. nullopt if none exists.
 std::optional<std::string> find_pkcs11_module(std::string_view name);
 
+// The DER of the one certificate object (CKO_CERTIFICATE) that `uri` names by object= (CKA_LABEL)
+// and/or id= (CKA_ID), for `sign --signing-certificate pkcs11:...`. A certificate is a public
+// object: the URI needs no PIN (one given is used to log in). Error(usage) when none or more than
+// one matches, or the URI names neither object nor id; io when the module or token fails.
+std::string pkcs11_certificate(const Pkcs11Uri& uri);
+
 // A private key on a token, reached through the module's C API (dlopen). The session stays open
 // (logged in) while the key or a copy of it lives; sign() may be called from several threads.
 class Pkcs11Key : public SigningKey {

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "modelseal/keys.hpp"
@@ -23,6 +24,11 @@ namespace modelseal {
 std::vector<std::string> load_signing_chain(const std::filesystem::path& cert,
                                             const std::vector<std::filesystem::path>& intermediates,
                                             const PublicKey& key, std::time_t now);
+// The same with the signing certificate as DER (from a token: pkcs11_certificate()), named
+// `cert_name` in messages.
+std::vector<std::string> load_signing_chain_der(std::string_view cert_der, const std::string& cert_name,
+                                                const std::vector<std::filesystem::path>& intermediates,
+                                                const PublicKey& key, std::time_t now);
 
 }  // namespace modelseal
 
