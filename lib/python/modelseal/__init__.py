@@ -334,7 +334,8 @@ class ScanReport:
         if not bad:
             return
         f = bad[0]
-        why = f.error if f.error is not None else ", ".join(x.what for x in f.findings) or "unsafe"
+        # As `modelseal sign` words its refusal: the first finding, else why it could not be parsed.
+        why = f"{f.findings[0].severity} {f.findings[0].what}" if f.findings else (f.error or "unsafe")
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise UnsafeContent(_one_line(f"unsafe content ({f.format}: {why}): {f.path}{more}"),
                             "see the findings with 'modelseal scan'", report=self)
