@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", opts.stall_timeout, "Drop a transfer slower than 1 KiB/s for this many seconds (default 60)")
       ->check(CLI::Range(1L, 3600L));
   app.add_flag("-f,--force", opts.replace,
-               "Replace an existing DIR (a model directory or an empty one) atomically, once all verified");
+               "Replace an existing DIR (empty, or a model signed under the same trust) atomically, once all verified");
   app.add_flag("--json", as_json, "Print a JSON report (schemas/fetch-report.schema.json)");
   tool::add_common(app, quiet);
   app.footer("Nothing is written to DIR unless every file matched the signature; exit status: 0 fetched and\n"

@@ -204,7 +204,20 @@ VerifiedModel fetch_model(const std::string& url, const fs::path& dir, const Pol
     if (opts.parallel == 0) throw usage_error("--parallel must be at least 1");
     init_curl();
     const std::string base = base_url(url, opts.tls);
-    Staging stage(dir, opts.replace);
+    // --force replaces only a model that this policy trusts: its signature must verify (its files
+    // may be damaged: repairing a model is what --force is for).
+    Staging stage(dir, opts.replace, [&](const fs::path& existing) {
+      VerifyOptions eo;
+      eo.now = now;
+      eo.model_name = policy.scopes_models() ? existing.filename().string() : std::string();
+      try {
+        (void)verify_signature(existing, policy, eo);
+      } catch (const Error& e) {
+        throw usage_error("refusing to replace " + existing.string() +
+                              ": it does not hold a model signed under this policy (" + e.what() + ")",
+                          "choose another -o DIR, or remove it yourself");
+      }
+    });
 
     // 1. The signature alone, bounded, authenticated before anything else is asked for.
     const std::string sig_name(kDefaultSignatureName);

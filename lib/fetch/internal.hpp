@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -47,9 +48,13 @@ Error transfer_error(CURLcode rc, CURL* h, const char* errbuf, std::string_view 
 
 class Staging {
  public:
-  // Checks `dest` (absent, or with `replace` an empty directory or one holding model.sig) and
-  // creates `.NAME.fetch-XXXXXX` beside it. Error(usage) or Error(io).
-  Staging(const std::filesystem::path& dest, bool replace);
+  // Throws Error(usage) unless the existing directory may be replaced (fetch: it holds a model
+  // whose signature verifies under the policy).
+  using ReplaceCheck = std::function<void(const std::filesystem::path& existing)>;
+  // Checks `dest` (absent, or with `replace` an empty directory or one `may_replace` accepts),
+  // removes the staging folders of earlier fetches to it that were killed (unlocked, ours), and
+  // creates `.NAME.fetch-XXXXXXXX` beside it, locked while this fetch runs. Error(usage) or io.
+  Staging(const std::filesystem::path& dest, bool replace, ReplaceCheck may_replace);
   ~Staging();   // removes the temporary directory unless committed
   Staging(const Staging&) = delete;
   Staging& operator=(const Staging&) = delete;
@@ -67,6 +72,9 @@ class Staging {
   std::filesystem::path dest_, parent_, tmp_;
   std::string name_, tmp_name_;
   bool replace_ = false, committed_ = false;
+  ReplaceCheck may_replace_;
+  void check_replaceable() const;
+  void remove_stale() const;
   UniqueFd parent_fd_, tmp_fd_;
   std::set<std::string> dirs_;   // created sub-folders, relative
 };

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <dirent.h>
 #include <random>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,19 +20,6 @@ namespace modelseal::fetch_detail {
 namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-
-// An existing destination may be replaced only when it holds a model (or nothing), so that a
-// slip such as `-o ~ --force` cannot remove a home folder.
-void check_replaceable(int parent_fd, const std::string& name, const fs::path& dest) {
-  UniqueFd fd(::openat(parent_fd, name.c_str(), kDirFlags));
-  if (!fd) throw usage_error("refusing to replace " + dest.string() + ": not a directory", "choose another -o DIR");
-  struct stat st;
-  if (::fstatat(fd.get(), std::string(kDefaultSignatureName).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return;
-  std::error_code ec;
-  if (fs::is_empty(dest, ec) && !ec) return;
-  throw usage_error("refusing to replace " + dest.string() + ": it does not hold a model (no model.sig)",
-                    "choose another -o DIR, or remove it yourself");
-}
 
 std::string random_suffix() {
   static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -46,7 +35,47 @@ void fsync_dir(int fd, const std::string& what) {
 
 }  // namespace
 
-Staging::Staging(const fs::path& dest, bool replace) : replace_(replace) {
+// An existing destination may be replaced only when it is empty or holds a model that the
+// caller accepts (fetch: its signature verifies under the policy), so that a slip such as
+// `-o ~ --force`, or a folder with a stray model.sig, cannot lose anyone's files.
+void Staging::check_replaceable() const {
+  UniqueFd fd(::openat(parent_fd_.get(), name_.c_str(), kDirFlags));
+  if (!fd) throw usage_error("refusing to replace " + dest_.string() + ": not a directory", "choose another -o DIR");
+  std::error_code ec;
+  if (fs::is_empty(dest_, ec) && !ec) return;
+  struct stat st;
+  if (::fstatat(fd.get(), std::string(kDefaultSignatureName).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    throw usage_error("refusing to replace " + dest_.string() + ": it does not hold a model (no model.sig)",
+                      "choose another -o DIR, or remove it yourself");
+  may_replace_(dest_);
+}
+
+// A fetch killed with SIGKILL leaves `.NAME.fetch-XXXXXXXX` of unverified bytes behind. Each
+// running fetch holds an flock on its own; one that nobody holds, owned by us, is stale.
+void Staging::remove_stale() const {
+  const std::string prefix = "." + name_ + ".fetch-";
+  UniqueFd dup(::openat(parent_fd_.get(), ".", kDirFlags));
+  DIR* dir = dup ? ::fdopendir(dup.get()) : nullptr;
+  if (!dir) return;
+  (void)dup.release();   // owned by dir now
+  std::vector<std::string> stale;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string n = e->d_name;
+    if (!n.starts_with(prefix) || n.size() != prefix.size() + 8) continue;
+    UniqueFd fd(::openat(parent_fd_.get(), n.c_str(), kDirFlags));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_uid != ::geteuid()) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) stale.push_back(n);   // released when fd closes
+  }
+  ::closedir(dir);
+  for (const auto& n : stale) {
+    std::error_code ec;
+    fs::remove_all(parent_ / n, ec);   // remove_all never follows links inside
+  }
+}
+
+Staging::Staging(const fs::path& dest, bool replace, ReplaceCheck may_replace)
+    : replace_(replace), may_replace_(std::move(may_replace)) {
   fs::path d = dest.lexically_normal();
   if (!d.empty() && d.filename().empty()) d = d.parent_path();   // "out/" -> "out"
   name_ = d.filename().string();
@@ -61,8 +90,9 @@ Staging::Staging(const fs::path& dest, bool replace) : replace_(replace) {
     if (!replace_)
       throw usage_error("output directory exists: " + dest_.string(),
                         "choose a new one, or use --force to replace a model directory");
-    check_replaceable(parent_fd_.get(), name_, dest_);
+    check_replaceable();
   }
+  remove_stale();
   // Created and opened relative to the parent's descriptor, like everything inside it.
   for (int attempt = 0;; ++attempt) {
     tmp_name_ = "." + name_ + ".fetch-" + random_suffix();
@@ -72,7 +102,7 @@ Staging::Staging(const fs::path& dest, bool replace) : replace_(replace) {
   }
   tmp_ = parent_ / tmp_name_;
   tmp_fd_ = UniqueFd(::openat(parent_fd_.get(), tmp_name_.c_str(), kDirFlags));
-  if (!tmp_fd_) {
+  if (!tmp_fd_ || ::flock(tmp_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::unlinkat(parent_fd_.get(), tmp_name_.c_str(), AT_REMOVEDIR);
     throw errno_error("cannot open", tmp_.string(), err);
@@ -118,7 +148,7 @@ void Staging::commit() {
   struct stat st;
   bool exists = ::fstatat(parent_fd_.get(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && !replace_) throw usage_error("output directory appeared meanwhile: " + dest_.string());
-  if (exists) check_replaceable(parent_fd_.get(), name_, dest_);
+  if (exists) check_replaceable();   // again: it may have changed while the model streamed
   // RENAME_NOREPLACE: never over something that appeared meanwhile; RENAME_EXCHANGE: readers
   // see the old model or the new one, never a mix, and the old one ends up at tmp_.
   unsigned flags = exists ? RENAME_EXCHANGE : RENAME_NOREPLACE;

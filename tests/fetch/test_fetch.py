@@ -348,6 +348,20 @@ def case_existing(work):
         check(tree(s.out) == {"keep.txt": b"mine"}, "an existing directory was touched")
         r = s.fetch(ng.url("bert"), "--force")
         check(r.returncode == 2 and tree(s.out) == {"keep.txt": b"mine"}, "--force replaced a non-model directory")
+        # a stray (empty) model.sig does not make a folder of documents a model
+        write_file(f"{s.out}/model.sig", b"")
+        r = s.fetch(ng.url("bert"), "--force")
+        check(r.returncode == 2 and "does not hold a model signed under this policy" in r.stderr, r.stderr)
+        check(tree(s.out) == {"keep.txt": b"mine", "model.sig": b""}, "--force replaced a folder with a stray model.sig")
+        shutil.rmtree(s.out)
+        # nor does a model signed by a key the policy does not trust
+        other_key, _ = keygen(f"{work}/other")
+        old = make_model(s.out, {"notes.txt": b"mine"})
+        sign(old, other_key)
+        other_tree = tree(s.out)
+        r = s.fetch(ng.url("bert"), "--force")
+        check(r.returncode == 2 and "does not hold a model signed under this policy" in r.stderr, r.stderr)
+        check(tree(s.out) == other_tree, "--force replaced a model the policy does not trust")
         shutil.rmtree(s.out)
         # an older model is replaced atomically with --force, and kept when the new one fails
         old = make_model(s.out, {"old.bin": b"old"})
@@ -382,6 +396,46 @@ def case_usage(work):
     # nothing listening: a network error, after the retries
     r = run([tool("fetch"), url, "-o", s.out, "-p", s.pub, "--retries", "0"])
     s.check_nothing_left(r, 3)
+
+
+
+def case_stale_staging(work):
+    """A fetch killed with SIGKILL leaves its staging folder; the next fetch to the same place
+    removes it, but never one that a running fetch holds, nor one that is not ours."""
+    import fcntl
+    import signal
+    import time
+    s = Setup(work, {"a.bin": os.urandom(1 << 20)})
+    parent = os.path.dirname(s.out)
+    with RogueServer(s.srv, s.pki, {"bert/a.bin": "endless"}) as rs:
+        p = subprocess.Popen([tool("fetch"), rs.url("bert"), "-o", s.out, "-p", s.pub, "-q", "--cacert",
+                              s.pki.path("ca.pem"), "--max-file-size", "1T"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline and p.poll() is None:
+            if [n for path, n in rs.log if path == "bert/model.sig"] and leftovers(parent, "bert"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30)
+    killed = leftovers(parent, "bert")
+    check(len(killed) == 1, f"SIGKILL should leave the staging folder: {killed}")
+    # One that a running fetch holds (locked) stays.
+    held = os.path.join(parent, ".bert.fetch-held0001")
+    os.makedirs(held)
+    write_file(f"{held}/partial.bin", b"in flight")
+    held_fd = os.open(held, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held_fd, fcntl.LOCK_EX)
+    try:
+        with s.nginx() as ng:
+            s.fetch_ok = s.fetch(ng.url("bert"))
+        check(s.fetch_ok.returncode == 0, s.fetch_ok.stderr)
+        left = leftovers(parent, "bert")
+        check(left == [os.path.basename(held)], f"stale staging folder not cleaned up, or a held one removed: {left}")
+        check(os.path.exists(f"{held}/partial.bin"), "a running fetch's staging folder was touched")
+    finally:
+        os.close(held_fd)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -144,8 +144,15 @@ TEST_CASE("staging: files created beside the destination, never through a link, 
   fs::path base = temp_dir();
   fs::path dest = base / "model";
   fs::path tmp;
+  // The caller decides whether an existing model may go (fetch: its signature verifies).
+  int asked = 0;
+  bool accept = true;
+  Staging::ReplaceCheck check = [&](const fs::path&) {
+    ++asked;
+    if (!accept) throw Error(Status::usage, "not a model this policy trusts");
+  };
   {
-    Staging st(dest, false);
+    Staging st(dest, false, check);
     tmp = st.path();
     CHECK(tmp.parent_path() == base);
     CHECK(st.create_file("a/b/c.bin"));
@@ -157,17 +164,23 @@ TEST_CASE("staging: files created beside the destination, never through a link, 
   CHECK_FALSE(fs::exists(tmp));
   CHECK_FALSE(fs::exists(dest));
   {
-    Staging st(dest, false);
+    Staging st(dest, false, check);
     st.create_file("model.sig");
     st.commit();
   }
   CHECK(fs::exists(dest / "model.sig"));
-  CHECK(status_of([&] { Staging st(dest, false); }) == Status::usage);
+  CHECK(status_of([&] { Staging st(dest, false, check); }) == Status::usage);
   fs::create_directory(base / "home");
   std::ofstream(base / "home" / "notes.txt") << "mine";
-  CHECK(status_of([&] { Staging st(base / "home", true); }) == Status::usage);
+  CHECK(status_of([&] { Staging st(base / "home", true, check); }) == Status::usage);
+  CHECK(asked == 0);   // no model.sig: refused before the caller is asked
+  accept = false;
+  CHECK(status_of([&] { Staging st(dest, true, check); }) == Status::usage);
+  CHECK(asked == 1);
+  CHECK(fs::exists(dest / "model.sig"));
+  accept = true;
   {
-    Staging st(dest, true);   // replaces a model directory
+    Staging st(dest, true, check);   // replaces a model directory the caller accepts
     st.create_file("new.bin");
     st.commit();
   }
