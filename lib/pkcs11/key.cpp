@@ -198,24 +198,30 @@ std::string digest(std::string_view message, KeyType t) {
   return std::string(reinterpret_cast<char*>(md), n);
 }
 
+// The one object of `klass` that the URI's object= (CKA_LABEL) and id= (CKA_ID) name.
+CK_OBJECT_HANDLE find_named(const Pkcs11Key::Session& s, const Pkcs11Uri& uri, CK_OBJECT_CLASS klass,
+                            const std::string& noun, const std::string& hint) {
+  const std::string where = uri.display();
+  std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, &klass, sizeof klass)};
+  if (uri.object) templ.push_back(attr(CKA_LABEL, *uri.object));
+  if (uri.id) templ.push_back(attr(CKA_ID, *uri.id));
+  auto found = find(s, templ, where);
+  if (found.empty()) throw usage_error("no " + noun + " matches on PKCS#11 token: " + where, hint);
+  if (found.size() > 1)
+    throw usage_error("more than one " + noun + " matches on PKCS#11 token: " + where, "add object= or id= to the URI");
+  return found[0];
+}
+
 }  // namespace
 
 Pkcs11Key Pkcs11Key::open(const Pkcs11Uri& uri) {
   const std::string where = uri.display();
   auto s = Session::open(uri, false);
-  CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
-  std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, &priv_class, sizeof priv_class)};
-  if (uri.object) templ.push_back(attr(CKA_LABEL, *uri.object));
-  if (uri.id) templ.push_back(attr(CKA_ID, *uri.id));
-  auto found = find(*s, templ, where);
-  if (found.empty())
-    throw usage_error("no private key matches on PKCS#11 token: " + where,
-                      "list the token's keys with: pkcs11-tool --module MODULE --login --list-objects");
-  if (found.size() > 1)
-    throw usage_error("more than one private key matches on PKCS#11 token: " + where, "add object= or id= to the URI");
-  KeyType type = key_type(*s, found[0], where);
-  PublicKey pub = find_public(*s, found[0], type, where);
-  return Pkcs11Key(std::move(s), found[0], std::move(pub), where);
+  CK_OBJECT_HANDLE priv = find_named(*s, uri, CKO_PRIVATE_KEY, "private key",
+                                     "list the token's keys with: pkcs11-tool --module MODULE --login --list-objects");
+  KeyType type = key_type(*s, priv, where);
+  PublicKey pub = find_public(*s, priv, type, where);
+  return Pkcs11Key(std::move(s), priv, std::move(pub), where);
 }
 
 std::string pkcs11_certificate(const Pkcs11Uri& uri) {
@@ -223,17 +229,9 @@ std::string pkcs11_certificate(const Pkcs11Uri& uri) {
   if (!uri.object && !uri.id)
     throw usage_error("a PKCS#11 certificate URI needs object= or id=: " + where);
   auto s = Pkcs11Key::Session::open(uri, false, true);
-  CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
-  std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, &cert_class, sizeof cert_class)};
-  if (uri.object) templ.push_back(attr(CKA_LABEL, *uri.object));
-  if (uri.id) templ.push_back(attr(CKA_ID, *uri.id));
-  auto found = find(*s, templ, where);
-  if (found.empty())
-    throw usage_error("no certificate matches on PKCS#11 token: " + where,
-                      "store it with: pkcs11-tool --write-object CERT.der --type cert --label LABEL --id ID");
-  if (found.size() > 1)
-    throw usage_error("more than one certificate matches on PKCS#11 token: " + where, "add object= or id= to the URI");
-  auto value = attribute(*s, found[0], CKA_VALUE, where);
+  CK_OBJECT_HANDLE cert = find_named(*s, uri, CKO_CERTIFICATE, "certificate",
+                                     "store it with: pkcs11-tool --write-object CERT.der --type cert --label LABEL --id ID");
+  auto value = attribute(*s, cert, CKA_VALUE, where);
   if (!value || value->empty()) throw usage_error("PKCS#11 certificate has no value: " + where);
   return *value;
 }
