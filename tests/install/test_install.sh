@@ -32,7 +32,9 @@ for c in consumer-c consumer-cpp; do
   got=$(LD_LIBRARY_PATH=$libdir "$stage/$c" "$model" "$pub" config.json)
   [[ "$got" == "$want $size" ]] || { echo "$c printed '$got', expected '$want $size'" >&2; exit 1; }
   # It really ran against the staged shared library.
-  LD_LIBRARY_PATH=$libdir ldd "$stage/$c" | grep -q "$libdir/libmodelseal.so" || { echo "$c: not linked to $libdir" >&2; exit 1; }
+  # (ldd's output is kept whole: grep -q stopping early would make ldd fail under pipefail)
+  linked=$(LD_LIBRARY_PATH=$libdir ldd "$stage/$c")
+  [[ "$linked" == *"$libdir/libmodelseal.so"* ]] || { echo "$c: not linked to $libdir: $linked" >&2; exit 1; }
   printf 'x' >> "$model/config.json"
   if LD_LIBRARY_PATH=$libdir "$stage/$c" "$model" "$pub" config.json 2>/dev/null; then
     echo "$c accepted a modified model" >&2; exit 1
@@ -58,6 +60,8 @@ stage, model, pub, want, installed_lib = sys.argv[1:]
 import modelseal
 from modelseal import _config
 assert modelseal.__file__.startswith(stage), modelseal.__file__
+# The one version string, meson.build's, as the installed tools report it.
+assert modelseal.__version__ == _config.VERSION and modelseal.__version__[0].isdigit(), modelseal.__version__
 # _config names the final location; the staged copy is that path below the staging folder.
 assert os.path.isabs(_config.LIBRARY), _config.LIBRARY
 assert stage + _config.LIBRARY == installed_lib, (_config.LIBRARY, installed_lib)

@@ -51,7 +51,7 @@ __all__ = [
     "library_path",
 ]
 
-__version__ = "0.1.0"
+__version__ = _native.installed_version()   # one version string: meson.build's
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,15 @@ def installed_library() -> Optional[str]:
     return getattr(_config, "LIBRARY", None)
 
 
+def installed_version() -> str:
+    """The project's version, as meson recorded it in _config.py ("0+source" in the source tree)."""
+    try:
+        from . import _config
+    except ImportError:
+        return "0+source"
+    return str(getattr(_config, "VERSION", "0+source"))
+
+
 _lib: Optional[ctypes.CDLL] = None
 _load_lock = threading.Lock()
 
