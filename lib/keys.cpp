@@ -45,6 +45,9 @@ std::string_view pem_block(std::string_view text) {
   return p == std::string_view::npos ? std::string_view() : text.substr(p);
 }
 
+// A PEM passphrase callback that gives none (OpenSSL's default would prompt on the terminal).
+int no_prompt(char*, int, int, void*) { return 0; }
+
 std::string openssl_reason() {
   unsigned long e = ERR_peek_last_error();
   ERR_clear_error();
@@ -126,8 +129,14 @@ SecretBytes read_secret_file(const std::filesystem::path& path, const std::strin
   struct stat st;
   if (::fstat(fd, &st) != 0) throw errno_error("cannot stat " + what, path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw usage_error(what + " is not a regular file: " + path.string());
-  if (st.st_mode & 077)
+  if (st.st_mode & 077) {
+    // A public key given where a private one belongs is named as such, not as a mode problem.
+    char head[27] = {0};
+    if (::pread(fd, head, sizeof head - 1, 0) == sizeof head - 1 && std::string_view(head) == "-----BEGIN PUBLIC KEY-----")
+      throw usage_error(what + " " + path.string() + ": this is a public key, not a private key",
+                        "sign with the private key (the .key file); the .pub is for verifying");
     throw usage_error(what + " is accessible by group or others: " + path.string(), "chmod 600 " + path.string());
+  }
   constexpr size_t kMax = 64 * 1024;
   if (st.st_size > static_cast<off_t>(kMax)) throw usage_error(what + " is too large: " + path.string());
   SecretBytes buf(kMax);
@@ -196,8 +205,12 @@ PublicKey PublicKey::from_evp(EVP_PKEY* k, const std::string& what, Status statu
 PublicKey PublicKey::from_pem(std::string_view text, const std::string& what, Status status) {
   std::string_view pem = pem_block(text);
   if (pem.empty()) throw Error(status, what + ": no PEM public key found");
+  if (pem.starts_with("-----BEGIN ") && pem.substr(0, pem.find('\n')).find("PRIVATE KEY-----") != std::string_view::npos)
+    throw Error(status, what + ": this is a private key, not a public key",
+                "give its public key (the .pub file that keygen wrote beside it)");
   auto bio = mem_bio(pem);
-  auto k = own(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  // No callback would let OpenSSL prompt on the terminal for a passphrase: never.
+  auto k = own(PEM_read_bio_PUBKEY(bio.get(), nullptr, &no_prompt, nullptr));
   if (!k) throw Error(status, what + ": not a PEM public key: " + openssl_reason());
   return from_evp(k.get(), what, status);
 }
@@ -264,6 +277,9 @@ PrivateKey PrivateKey::generate(KeyType type) {
 PrivateKey PrivateKey::from_pem(std::string_view text, const PassphraseSource& passphrase, const std::string& what) {
   std::string_view pem = pem_block(text);
   if (pem.empty()) throw usage_error(what + ": no PEM private key found");
+  if (pem.starts_with("-----BEGIN PUBLIC KEY-----"))
+    throw usage_error(what + ": this is a public key, not a private key",
+                      "sign with the private key (the .key file); the .pub is for verifying");
   bool encrypted = pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----");
   Passphrase pass;
   if (encrypted) {

@@ -34,7 +34,7 @@ std::vector<X509Ptr> read_certs(const std::filesystem::path& path) {
   if (!bio) throw std::bad_alloc();
   std::vector<X509Ptr> out;
   for (;;) {
-    X509Ptr c(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    X509Ptr c(PEM_read_bio_X509(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr), &X509_free);
     if (!c) break;
     out.push_back(std::move(c));
   }

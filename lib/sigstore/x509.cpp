@@ -71,7 +71,7 @@ std::vector<X509Ptr> parse_pem_certificates(std::string_view pem, const std::str
   BioPtr bio(BIO_new_mem_buf(pem.data(), int(pem.size())));
   std::vector<X509Ptr> out;
   while (bio) {
-    X509Ptr c(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    X509Ptr c(PEM_read_bio_X509(bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
     if (!c) break;
     out.push_back(std::move(c));
   }

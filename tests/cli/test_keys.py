@@ -5,7 +5,7 @@ import stat
 import subprocess
 import unittest
 
-from harness import CliTest, run, write
+from harness import CliTest, run, tool, write
 
 PASS = "tr0ub4dor&3 correct horse"
 
@@ -85,6 +85,53 @@ class Keys(CliTest):
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "new.key")))
         r = run("keygen", "-o", os.path.join(self.tmp, "new"), "-t", "rsa")
         self.assertEqual(r.rc, 2, r)
+
+    def on_a_terminal(self, *argv):
+        """Runs a tool with a terminal as its controlling tty and stdin; returns (status, all output)."""
+        import pty
+        pid, fd = pty.fork()
+        if pid == 0:
+            env = {k: v for k, v in os.environ.items() if k != "MODELSEAL_PASSPHRASE"}
+            os.execve(argv[0], list(argv), env)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    def test_keys_given_in_the_wrong_place(self):
+        """A private key to -p and a public key to -k are named as such, even on a terminal, where
+        OpenSSL would otherwise prompt for a PEM pass phrase (issue 16, item 4)."""
+        self.sign()
+        enc_prefix = os.path.join(self.tmp, "enc")
+        r = run("keygen", "-o", enc_prefix, "-q", env={"MODELSEAL_PASSPHRASE": PASS})
+        self.assertEqual(r.rc, 0, r)
+        for private in (self.key, enc_prefix + ".key"):
+            r = run("verify", self.model, "-p", private)
+            self.assertEqual(r.rc, 2, r)
+            self.assertIn("this is a private key, not a public key", r.err.splitlines()[0])
+            self.assertIn("hint: give its public key", r.err)
+            rc, out = self.on_a_terminal(tool("verify"), self.model, "-p", private)
+            self.assertEqual(rc, 2, out)
+            self.assertNotIn("pass phrase", out.lower())
+            self.assertIn("this is a private key", out)
+        sig = os.path.join(self.model, "model.sig")
+        before = open(sig, "rb").read()
+        r = run("sign", self.model, "-k", self.pub)
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn("this is a public key, not a private key", r.err.splitlines()[0])
+        os.chmod(self.pub, 0o600)   # also when its mode would pass as a private key's
+        r = run("sign", self.model, "-k", self.pub)
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn("this is a public key, not a private key", r.err.splitlines()[0])
+        self.assertEqual(open(sig, "rb").read(), before)   # nothing written
 
     def test_several_keys_in_one_envelope(self):
         k2, p2 = self.keygen("second", "p256")
