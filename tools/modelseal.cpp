@@ -3,7 +3,10 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <unistd.h>
 #include "modelseal/version.hpp"
 
@@ -27,12 +30,47 @@ const char* const kCommands[][2] = {
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: modelseal COMMAND [ARGS...]\n"
-               "       modelseal COMMAND --help\n"
+               "       modelseal COMMAND --help    (or: modelseal help COMMAND)\n"
                "       modelseal --version\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(out, "  %-8s %s\n", c[0], c[1]);
   std::fprintf(out,
                "\nExample:\n  $ modelseal sign ./bert -k release.key\n  $ modelseal verify ./bert -p release.pub\n"
                "  ./bert: OK (12 files, sha256:9274..., signed by 3f1c0a...)\n");
+}
+
+// Levenshtein distance, for "did you mean".
+size_t distance(const std::string& a, const std::string& b) {
+  std::string_view x = a, y = b;
+  std::vector<size_t> row(y.size() + 1);
+  for (size_t j = 0; j <= y.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= x.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= y.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (x[i - 1] == y[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[y.size()];
+}
+
+bool known_command(const std::string& cmd) {
+  for (const auto& c : kCommands)
+    if (cmd == c[0]) return true;
+  return false;
+}
+
+int unknown_command(const std::string& cmd) {
+  const char* best = nullptr;
+  size_t best_d = 3;   // at most two edits away
+  for (const auto& c : kCommands)
+    if (size_t d = distance(cmd, c[0]); d < best_d) best_d = d, best = c[0];
+  if (best)
+    std::fprintf(stderr, "modelseal: unknown command: %s\nhint: did you mean 'modelseal %s'?\n", cmd.c_str(), best);
+  else
+    std::fprintf(stderr, "modelseal: unknown command: %s\nhint: run 'modelseal --help' for the list\n", cmd.c_str());
+  return 2;
 }
 
 }  // namespace
@@ -43,20 +81,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cmd = argv[1];
-  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+  if (cmd == "-h" || cmd == "--help" || (cmd == "help" && argc == 2)) {
     usage(stdout);
     return 0;
+  }
+  static char help_flag[] = "--help";
+  if (cmd == "help") {   // `modelseal help CMD` is `modelseal CMD --help`
+    if (argc != 3) {
+      std::fprintf(stderr, "modelseal: help takes one command\nhint: modelseal help verify\n");
+      return 2;
+    }
+    cmd = argv[2];
+    if (!known_command(cmd)) return unknown_command(cmd);
+    argv[2] = help_flag;
   }
   if (cmd == "-V" || cmd == "--version") {
     std::printf("modelseal %s\n", MODELSEAL_VERSION);
     return 0;
   }
-  bool known = false;
-  for (const auto& c : kCommands) known |= cmd == c[0];
-  if (!known) {
-    std::fprintf(stderr, "modelseal: unknown command: %s\nhint: run 'modelseal --help' for the list\n", cmd.c_str());
-    return 2;
-  }
+  if (!known_command(cmd)) return unknown_command(cmd);
   std::string prog = "modelseal-" + cmd;
   argv[1] = prog.data();
   char self[PATH_MAX];

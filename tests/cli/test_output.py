@@ -70,6 +70,20 @@ class Output(CliTest):
         self.assertEqual(p.returncode, 0)
         for c in PROGRAMS:
             self.assertIn(c.encode(), p.stdout)
+        # `modelseal help CMD` is CMD's own help; a near miss gets a "did you mean".
+        for c in PROGRAMS:
+            own = subprocess.run([exe, c, "--help"], capture_output=True)
+            via = subprocess.run([exe, "help", c], capture_output=True)
+            self.assertEqual((via.returncode, via.stdout), (0, own.stdout), c)
+            self.assertIn(b"Usage: modelseal " + c.encode(), via.stdout)
+        for typo, meant in (("verfy", "verify"), ("sgn", "sign"), ("inpsect", "inspect")):
+            for argv in ([exe, typo], [exe, "help", typo]):
+                p = subprocess.run(argv, capture_output=True)
+                self.assertEqual(p.returncode, 2)
+                self.assertEqual(p.stderr.decode().splitlines(),
+                                 ["modelseal: unknown command: " + typo, f"hint: did you mean 'modelseal {meant}'?"])
+        p = subprocess.run([exe, "help", "verify", "sign"], capture_output=True)
+        self.assertEqual(p.returncode, 2)
 
     def test_no_progress_without_a_terminal(self):
         r = self.sign()
