@@ -77,6 +77,11 @@ std::vector<std::string> read_pem_files(const std::vector<std::string>& paths);
 // `-p KEY.pub ...` or `--policy FILE` (exactly one of them).
 Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file);
 
+// "1 file", "12 files": a count with its noun, plural when it is not one.
+inline std::string count_of(size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 // Adds the options every program has.
 void add_common(CLI::App& app, bool& quiet);
 

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
       written = age::decrypt_model(vm, ids, opts);
     }
     if (!quiet)
-      std::fprintf(stderr, "modelseal: decrypted and verified %zu files into %s\n", written.size(),
+      std::fprintf(stderr, "modelseal: decrypted and verified %s into %s\n", tool::count_of(written.size(), "file").c_str(),
                    out_dir.empty() ? model.c_str() : out_dir.c_str());
     return 0;
   });

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
       written = age::encrypt_model(vm, rs, opts);
     }
     if (!quiet)
-      std::fprintf(stderr, "modelseal: encrypted %zu files of %s (to %zu recipient%s)%s\n", written.size(), model.c_str(),
+      std::fprintf(stderr, "modelseal: encrypted %s of %s (to %zu recipient%s)%s\n", tool::count_of(written.size(), "file").c_str(), model.c_str(),
                    rs.size(), rs.size() == 1 ? "" : "s", remove_plaintext ? "; plaintext removed" : "");
     return 0;
   });

@@ -78,8 +78,8 @@ int main(int argc, char** argv) {
     audit.fields["keyids"] = json::array();
     for (const SigningKey* k : ptrs) audit.fields["keyids"].push_back(k->public_key().keyid());
     if (!quiet)
-      std::fprintf(stderr, "modelseal: signed %s (%zu resources, sha256:%s) -> %s\n", model.c_str(),
-                   r.manifest.resources.size(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());
+      std::fprintf(stderr, "modelseal: signed %s (%s, sha256:%s) -> %s\n", model.c_str(),
+                   tool::count_of(r.manifest.resources.size(), "resource").c_str(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());
     return 0;
   }, &audit);
 }

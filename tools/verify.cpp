@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     if (!quiet && !as_json) {
       std::string who;
       for (const auto& s : report.signers) who += (who.empty() ? "" : ", ") + s.id;
-      std::printf("%s: OK (%zu files, sha256:%s, signed by %s)\n", model.c_str(), report.files.size(),
+      std::printf("%s: OK (%s, sha256:%s, signed by %s)\n", model.c_str(), tool::count_of(report.files.size(), "file").c_str(),
                   report.root_digest.c_str(), who.c_str());
     }
     return 0;

@@ -29,6 +29,18 @@ class Output(CliTest):
         self.assertEqual(len(r.out.splitlines()), 1)
         self.assertIn("OK (6 files, sha256:", r.out)
 
+    def test_plurals(self):
+        one = os.path.join(self.tmp, "one")
+        write(os.path.join(one, "config.json"), b"{}")
+        r = run("sign", one, "-k", self.key)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("(1 resource, sha256:", r.err)
+        r = run("verify", one, "-p", self.pub)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(": OK (1 file, sha256:", r.out)
+        r = run("sign", self.model, "-k", self.key)
+        self.assertIn("(6 resources, sha256:", r.err)
+
     def test_help_and_man_pages(self):
         for p in PROGRAMS:
             with self.subTest(program=p):
