@@ -5,7 +5,8 @@ import unittest
 
 from harness import BUILD, SOURCE, CliTest, run, write
 
-PROGRAMS = ["keygen", "sign", "verify", "digest", "inspect", "scan", "attest", "chain", "fetch", "audit"]
+PROGRAMS = ["keygen", "sign", "verify", "digest", "inspect", "scan", "attest", "chain", "fetch", "audit", "encrypt",
+            "decrypt"]
 
 
 class Output(CliTest):
@@ -54,6 +55,22 @@ class Output(CliTest):
                     self.assertIn("EXIT STATUS", man.stdout.decode())
                     self.assertEqual(man.stderr.decode().strip(), "")
         self.assertTrue(os.path.exists(os.path.join(SOURCE, "man", "modelseal.1")))
+        # modelseal(1) points to every other page, and every page carries one date style.
+        import glob
+        import re
+        with open(os.path.join(SOURCE, "man", "modelseal.1")) as f:
+            top = f.read()
+        see_also = top[top.index(".SH SEE ALSO"):]
+        dates = set()
+        for page in glob.glob(os.path.join(SOURCE, "man", "*.[158]")):
+            name, sec = os.path.basename(page).rsplit(".", 1)
+            with open(page) as f:
+                th = f.readline()
+            dates.add(re.match(r'\.TH \S+ \d "([^"]*)"', th).group(1))
+            if name != "modelseal":
+                self.assertIn(".BR " + name.replace("-", "\\-") + " (" + sec + ")", see_also, name)
+        self.assertEqual(len(dates), 1, dates)
+        self.assertRegex(dates.pop(), r"^\d{4}-\d{2}-\d{2}$")
 
     def test_inspect_escapes_control_characters(self):
         import base64, json
