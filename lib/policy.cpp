@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <fnmatch.h>
 #include <map>
-#include <regex>
 
 #include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
@@ -115,18 +114,6 @@ std::string sigstore_name(const SigstoreIdentity& id) {
   return (id.identity.empty() ? id.identity_regexp : id.identity) + " (" + id.issuer + ")";
 }
 
-void check_sigstore_identity(const SigstoreIdentity& id, const std::string& what) {
-  if (id.issuer.empty() || (id.identity.empty() == id.identity_regexp.empty()))
-    throw usage_error(what + "needs an issuer and exactly one of identity or identity_regexp");
-  if (!id.identity_regexp.empty()) {
-    try {
-      std::regex re(id.identity_regexp, std::regex::ECMAScript);
-    } catch (const std::regex_error&) {
-      throw usage_error(what + "identity_regexp is not a valid regular expression: " + id.identity_regexp);
-    }
-  }
-}
-
 std::filesystem::path beside(const std::filesystem::path& base_dir, const std::string& p) {
   std::filesystem::path path = p;
   return path.is_absolute() ? path : base_dir / path;
@@ -164,7 +151,7 @@ TrustedSigner signer_of(const json& k, const std::filesystem::path& base_dir, co
     if (s.contains("identity")) sid.identity = require_string(s, "identity", w, Status::usage);
     if (s.contains("identity_regexp")) sid.identity_regexp = require_string(s, "identity_regexp", w, Status::usage);
     if (s.contains("issuer")) sid.issuer = require_string(s, "issuer", w, Status::usage);
-    check_sigstore_identity(sid, w + " ");
+    sid.check(w);
     std::filesystem::path rp = k.contains("trusted_root")
                                    ? beside(base_dir, require_string(k, "trusted_root", what, Status::usage))
                                    : TrustedRoot::default_path();
@@ -298,6 +285,7 @@ AuthenticatedPayload Policy::authenticate(const Envelope& env, const Verificatio
 Policy Policy::from_sigstore(TrustedRoot root, SigstoreIdentity identity) {
   if (identity.issuer.empty() || (identity.identity.empty() == identity.identity_regexp.empty()))
     throw usage_error("a Sigstore identity needs --issuer and one of --identity or --identity-regexp");
+  identity.check("sigstore");   // the regexp, before any bundle is read
   Policy p;
   std::string name = sigstore_name(identity);
   p.signers_.push_back({name, no_key(), std::make_shared<SigstoreTrust>(std::move(root), std::move(identity))});

@@ -2,6 +2,7 @@
 // (Rekor SET, RFC 3161), check the Rekor entry and that it is this envelope's, then the Fulcio
 // certificate at each verified time (chain, usage, SCT) and the identity it certifies, and last
 // the envelope's signature with the certificate's key.
+#include <algorithm>
 #include <regex>
 
 #include "internal.hpp"
@@ -59,16 +60,31 @@ bool identity_matches(const std::vector<std::string>& sans, const SigstoreIdenti
 
 }  // namespace
 
+void SigstoreIdentity::check(const std::string& what) const {
+  if (identity.empty() == identity_regexp.empty())
+    throw usage_error(what + ": give exactly one of an identity and an identity regexp");
+  if (issuer.empty()) throw usage_error(what + ": no OIDC issuer given");
+  if (identity_regexp.empty()) return;
+  const std::string bad = what + ": invalid identity regexp: " + printable(identity_regexp.substr(0, 200));
+  if (identity_regexp.size() > 1024) throw usage_error(bad, "at most 1024 characters");
+  int depth = 0, deepest = 0;
+  for (size_t i = 0; i < identity_regexp.size(); ++i) {
+    const char c = identity_regexp[i];
+    if (c == '\\') ++i;
+    else if (c == '(') deepest = std::max(deepest, ++depth);
+    else if (c == ')') --depth;
+  }
+  if (deepest > 16) throw usage_error(bad, "groups may nest at most 16 deep");
+  try {
+    std::regex re(identity_regexp, std::regex::ECMAScript);
+  } catch (const std::regex_error&) {
+    throw usage_error(bad);
+  }
+}
+
 CertifiedSigner verify_sigstore(const VerificationMaterial& vm, const Envelope& env, const TrustedRoot& root,
                                 const SigstoreIdentity& expected) {
-  if (expected.identity.empty() == expected.identity_regexp.empty())
-    throw usage_error("sigstore: give exactly one of an identity and an identity regexp");
-  if (expected.issuer.empty()) throw usage_error("sigstore: no OIDC issuer given");
-  try {
-    if (!expected.identity_regexp.empty()) std::regex(expected.identity_regexp, std::regex::ECMAScript);
-  } catch (const std::regex_error&) {
-    throw usage_error("sigstore: invalid identity regexp: " + printable(expected.identity_regexp));
-  }
+  expected.check("sigstore");
   if (!vm.has_certificate()) throw untrusted("sigstore: the bundle has no certificate (not a keyless signature)");
   if (env.signatures.size() != 1) throw untrusted("sigstore: expected exactly one DSSE signature");
   if (vm.tlog_entries.size() != 1)

@@ -179,7 +179,10 @@ class PolicySigners(unittest.TestCase):
             ({"keys": [{"sigstore": {"identity": "a@b"}}]}, "issuer"),
             ({"keys": [{"sigstore": {"issuer": "https://x"}}]}, "identity"),
             ({"keys": [{"sigstore": dict(SIGSTORE, identity_regexp="a.*")}]}, "exactly one"),
-            ({"keys": [{"sigstore": {"identity_regexp": "(", "issuer": "https://x"}}]}, "regular expression"),
+            ({"keys": [{"sigstore": {"identity_regexp": "(", "issuer": "https://x"}}]}, "invalid identity regexp"),
+            ({"keys": [{"sigstore": {"identity_regexp": "(" * 40 + "a" + ")" * 40, "issuer": "https://x"}}]},
+             "invalid identity regexp"),
+            ({"keys": [{"sigstore": {"identity_regexp": "a" * 2000, "issuer": "https://x"}}]}, "invalid identity regexp"),
             ({"keys": [{"sigstore": dict(SIGSTORE, isuer="x")}]}, "unknown field \"isuer\""),
             ({"keys": [{"sigstore": SIGSTORE, "certificate": {"roots": ca}}]}, "exactly one"),
             ({"keys": [{"sigstore": SIGSTORE, "type": "p256"}]}, "exactly one"),
@@ -192,12 +195,16 @@ class PolicySigners(unittest.TestCase):
             ({"keys": [{"id": "x", "sigstore": SIGSTORE}, {"id": "x", "certificate": {"roots": ca}}]}, "named"),
         ]
         # What a schema can say, it says too; the rest (a regexp, files, unique ids) only the tool can.
-        schema_blind = ("regular expression", "missing.json", "not-a-cert.pem", "named")
+        schema_blind = ("invalid identity regexp", "missing.json", "not-a-cert.pem", "named")
         for doc, needle in cases:
             r = self.verify("v1.1.0-sigstore", doc, *IGNORE)
             self.assertEqual(schema_valid(doc), needle in schema_blind, doc)
             self.assertEqual(r.rc, 3 if needle == "missing.json" else 2, (doc, r))
             self.assertIn(needle, r.err.splitlines()[0], (doc, r))
+        # The command line's regexp is held to the same limits.
+        r = run("verify", os.path.join(OMS, "v1.1.0-sigstore"), *IGNORE, "--issuer", "https://x",
+                "--identity-regexp", "(" * 40 + "a" + ")" * 40)
+        self.refused(r, 2, "invalid identity regexp")
 
 
 if __name__ == "__main__":

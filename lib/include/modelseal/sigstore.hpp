@@ -110,6 +110,10 @@ struct SigstoreIdentity {
   std::string identity;          // SAN (email, URI or Sigstore otherName), exact
   std::string identity_regexp;   // ECMAScript regexp that must match the whole SAN
   std::string issuer;            // OIDC issuer, exact
+  // Error(usage) "<what>: ..." unless exactly one of identity/identity_regexp and an issuer are
+  // given, and the regexp is one std::regex compiles safely (at most 1024 characters, groups
+  // nested at most 16 deep: libstdc++ compiles and matches by recursion).
+  void check(const std::string& what) const;
 };
 
 struct CertifiedSigner {
