@@ -78,7 +78,7 @@ class Faults(CliTest):
 
     def test_file_changing_while_hashed_is_reported(self):
         big = os.path.join(self.model, "big.bin")
-        stop = threading.Event()
+        stop, writing = threading.Event(), threading.Event()
 
         def scribble():
             with open(big, "r+b") as f:
@@ -87,9 +87,12 @@ class Faults(CliTest):
                     f.write(b"x")
                     f.flush()
                     os.fsync(f.fileno())
+                    writing.set()
                     time.sleep(0.001)
         t = threading.Thread(target=scribble)
         t.start()
+        # sign starts only once the file is being written to, however loaded the machine is
+        self.assertTrue(writing.wait(30))
         try:
             r = run("sign", self.model, "-k", self.key, "--insecure-allow-unsafe-content", "--threads", "1")
         finally:
