@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "modelseal/json.hpp"
 
 #include <unordered_set>
@@ -102,6 +103,13 @@ const json& require(const json& obj, const char* key, json::value_t type, const 
 
 std::string require_string(const json& obj, const char* key, const std::string& what, Status status) {
   return require(obj, key, json::value_t::string, what, status).get<std::string>();
+}
+
+void only_fields(const json& obj, std::initializer_list<std::string_view> allowed, const std::string& what,
+                 Status status) {
+  for (const auto& item : obj.items())
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
+      throw Error(status, what + ": unknown field \"" + item.key() + "\"");
 }
 
 }  // namespace modelseal

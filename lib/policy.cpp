@@ -119,20 +119,14 @@ std::filesystem::path beside(const std::filesystem::path& base_dir, const std::s
   return path.is_absolute() ? path : base_dir / path;
 }
 
-void only(const json& obj, std::initializer_list<std::string_view> allowed, const std::string& what) {
-  for (const auto& item : obj.items())
-    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
-      throw usage_error(what + ": unknown field \"" + item.key() + "\"");
-}
-
 // One entry of "keys": a public key, a Sigstore identity or certificate roots (modelseal-policy(5)).
 // `roots` caches trusted roots by path, so signers under one root parse it once.
 TrustedSigner signer_of(const json& k, const std::filesystem::path& base_dir, const std::string& what,
                         std::map<std::filesystem::path, TrustedRoot>& roots) {
   if (!k.is_object()) throw usage_error(what + ": each entry of \"keys\" must be an object");
-  only(k, {"id", "type", "pem", "path", "sigstore", "trusted_root", "certificate", "not_before", "not_after",
+  only_fields(k, {"id", "type", "pem", "path", "sigstore", "trusted_root", "certificate", "not_before", "not_after",
            "revoked", "models", "description"},
-       what + ": a key");
+       what + ": a key", Status::usage);
   const int kinds = int(k.contains("type") || k.contains("pem") || k.contains("path")) + int(k.contains("sigstore")) +
                     int(k.contains("certificate"));
   if (kinds != 1)
@@ -146,7 +140,7 @@ TrustedSigner signer_of(const json& k, const std::filesystem::path& base_dir, co
   if (k.contains("sigstore")) {
     const json& s = require(k, "sigstore", json::value_t::object, what, Status::usage);
     const std::string w = what + ": sigstore";
-    only(s, {"identity", "identity_regexp", "issuer"}, w);
+    only_fields(s, {"identity", "identity_regexp", "issuer"}, w, Status::usage);
     SigstoreIdentity sid;
     if (s.contains("identity")) sid.identity = require_string(s, "identity", w, Status::usage);
     if (s.contains("identity_regexp")) sid.identity_regexp = require_string(s, "identity_regexp", w, Status::usage);
@@ -164,7 +158,7 @@ TrustedSigner signer_of(const json& k, const std::filesystem::path& base_dir, co
   if (k.contains("certificate")) {
     const json& c = require(k, "certificate", json::value_t::object, what, Status::usage);
     const std::string w = what + ": certificate";
-    only(c, {"roots", "identity"}, w);
+    only_fields(c, {"roots", "identity"}, w, Status::usage);
     if (!c.contains("roots")) throw usage_error(w + ": needs \"roots\" (a PEM file, or a list of them)");
     std::vector<std::string> files;
     const json& r = c["roots"];
@@ -225,7 +219,7 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
   // Every problem with a policy is the operator's to fix: usage error, never "trust everything".
   json j = parse_json_strict(text, what, SIZE_MAX, Status::usage);
   if (!j.is_object()) throw usage_error(what + ": expected a JSON object");
-  only(j, {"version", "keys", "threshold", "revoked_digests", "unlisted_files", "description"}, what);
+  only_fields(j, {"version", "keys", "threshold", "revoked_digests", "unlisted_files", "description"}, what, Status::usage);
   if (j.contains("version") && j["version"] != 1) throw usage_error(what + ": unsupported version");
   Policy p;
   const json& keys = require(j, "keys", json::value_t::array, what, Status::usage);

@@ -19,15 +19,6 @@ static_assert(kLayoutEnvelope.payload_type == kLayoutPayloadType);
 
 namespace {
 
-// A misspelt field ("treshold") must not be silently ignored in a security policy.
-void only_fields(const json& obj, std::initializer_list<const char*> allowed, const std::string& what, Status st) {
-  for (const auto& item : obj.items()) {
-    const std::string& key = item.key();
-    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }))
-      throw Error(st, what + ": unknown field \"" + key + "\"");
-  }
-}
-
 bool valid_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '@';

@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <string_view>
 
 #include "modelseal/error.hpp"
@@ -27,5 +29,9 @@ const json& require(const json& obj, const char* key, json::value_t type, const 
                     Status status = Status::not_trusted);
 std::string require_string(const json& obj, const char* key, const std::string& what,
                            Status status = Status::not_trusted);
+// Error(status) "<what>: unknown field \"K\"" for a key of `obj` not in `allowed`: a misspelt
+// field ("treshold", "not_afer") must never be silently ignored in trust material.
+void only_fields(const json& obj, std::initializer_list<std::string_view> allowed, const std::string& what,
+                 Status status);
 
 }  // namespace modelseal
