@@ -23,8 +23,12 @@ struct Job {
   uint64_t start, end;
 };
 
+// Hashes one job; `quiet` is cleared unless no process had the file open for writing before and
+// after it, and the version may be remembered (content.hpp, rememberable()).
 Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8_t> buf,
-                std::atomic<uint64_t>* done, const std::function<void(int, const ModelFile&)>& inspect) {
+                std::atomic<uint64_t>* done, const std::function<void(int, const ModelFile&)>& inspect,
+                std::atomic<bool>& quiet) {
+  const int64_t started = realtime_ns();
   if (f.kind != EntryKind::regular) throw untrusted("not a regular file (" + f.kind_detail + "): " + f.name);
   // O_NONBLOCK: should a FIFO be swapped in after the walk, opening it must not hang.
   int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
@@ -37,6 +41,7 @@ Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8
   if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
   if (!S_ISREG(st.st_mode)) throw untrusted("not a regular file: " + f.name);
   if (!(identity_of(st) == f.id)) throw untrusted("file changed while the model was read: " + f.name);
+  if (!no_writer(fd.get())) quiet.store(false, std::memory_order_relaxed);
   if (inspect && job.shard == 0) inspect(fd.get(), f);
   ::posix_fadvise(fd.get(), static_cast<off_t>(job.start), static_cast<off_t>(job.end - job.start),
                   POSIX_FADV_SEQUENTIAL);
@@ -50,6 +55,7 @@ Digest hash_job(const ModelFile& f, const Job& job, bool follow, std::span<uint8
   }
   if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat", f.path.string(), errno);
   if (!(identity_of(st) == f.id)) throw untrusted("file changed while it was hashed: " + f.name);
+  if (!no_writer(fd.get()) || !rememberable(fd.get(), f.id, started)) quiet.store(false, std::memory_order_relaxed);
   return h.finish();
 }
 
@@ -119,6 +125,8 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
                    [](const Job& a, const Job& b) { return a.end - a.start > b.end - b.start; });
 
   std::mutex err_mu;
+  std::vector<std::atomic<bool>> quiet(files.size());
+  for (auto& q : quiet) q.store(true);
   // One read buffer per thread, reused for every job that thread takes.
   std::vector<std::unique_ptr<AlignedBuffer>> bufs(opts.threads ? opts.threads : default_threads());
   parallel_for(jobs.size(), opts.threads, [&](size_t j, unsigned w) {
@@ -127,12 +135,13 @@ std::vector<FileDigests> hash_files(const std::vector<ModelFile>& files, bool al
       auto& buf = bufs[w];
       if (!buf) buf = std::make_unique<AlignedBuffer>(kReadChunk);
       out[job.file].shards[job.shard] = hash_job(files[job.file], job, allow_symlinks, buf->span(), opts.bytes_done,
-                                                        opts.inspect);
+                                                        opts.inspect, quiet[job.file]);
     } catch (const Error& e) {
       std::lock_guard lock(err_mu);
       if (!out[job.file].error) out[job.file].error = e;
     }
   });
+  for (size_t i = 0; i < files.size(); ++i) out[i].quiet = !out[i].error && quiet[i].load();
   return out;
 }
 

@@ -59,6 +59,28 @@ std::string format_rfc3339(std::time_t t) {
   return buf;
 }
 
+namespace {
+
+// The fingerprint of a policy made from `what` (its text, or the arguments it was made from) and
+// the keys it holds: a key file a policy names may change while the policy's text does not.
+Digest fingerprint_of(std::string_view kind, std::string_view what, const std::vector<TrustedSigner>& signers) {
+  Sha256 h;
+  auto add = [&](std::string_view part) {
+    const std::string n = std::to_string(part.size()) + ":";
+    h.update(reinterpret_cast<const uint8_t*>(n.data()), n.size());
+    h.update(reinterpret_cast<const uint8_t*>(part.data()), part.size());
+  };
+  add(kind);
+  add(what);
+  for (const auto& s : signers) {
+    add(s.name);
+    add(s.certified ? "certified" : s.key.keyid());
+  }
+  return h.finish();
+}
+
+}  // namespace
+
 Policy Policy::from_keys(std::vector<PublicKey> keys) {
   if (keys.empty()) throw usage_error("no trusted key given", "use -p KEY.pub or --policy FILE");
   Policy p;
@@ -67,6 +89,7 @@ Policy Policy::from_keys(std::vector<PublicKey> keys) {
     p.signers_.push_back({id, std::move(k), {}});
     p.rules_.emplace_back();
   }
+  p.fingerprint_ = fingerprint_of("keys", "", p.signers_);
   return p;
 }
 
@@ -259,6 +282,7 @@ Policy Policy::parse(std::string_view text, const std::filesystem::path& base_di
     if (u == "insecure-ignore") p.ignore_unlisted_ = true;
     else if (u != "reject") throw usage_error(what + ": unlisted_files must be \"reject\" or \"insecure-ignore\"");
   }
+  p.fingerprint_ = fingerprint_of("policy", text, p.signers_);
   return p;
 }
 
@@ -282,8 +306,10 @@ Policy Policy::from_sigstore(TrustedRoot root, SigstoreIdentity identity) {
   identity.check("sigstore");   // the regexp, before any bundle is read
   Policy p;
   std::string name = sigstore_name(identity);
+  const std::string args = identity.identity + "\n" + identity.identity_regexp + "\n" + identity.issuer;
   p.signers_.push_back({name, no_key(), std::make_shared<SigstoreTrust>(std::move(root), std::move(identity))});
   p.rules_.emplace_back();
+  p.fingerprint_ = fingerprint_of("sigstore", args, p.signers_);
   return p;
 }
 
@@ -291,8 +317,11 @@ Policy Policy::from_certificate_roots(std::vector<std::string> roots_pem, std::o
   if (roots_pem.empty()) throw usage_error("no certificate root given", "use --certificate-chain ROOTS.pem");
   Policy p;
   std::string name = identity ? *identity : "certificate";
+  std::string args = identity ? "identity " + *identity + "\n" : "any identity\n";
+  for (const auto& pem : roots_pem) args += pem;
   p.signers_.push_back({name, no_key(), std::make_shared<CertificateTrust>(std::move(roots_pem), std::move(identity))});
   p.rules_.emplace_back();
+  p.fingerprint_ = fingerprint_of("certificates", args, p.signers_);
   return p;
 }
 

@@ -7,6 +7,7 @@
 
 #include "modelseal/formats.hpp"
 #include "modelseal/content.hpp"
+#include "modelseal/files.hpp"
 #include "modelseal/json.hpp"
 
 namespace fs = std::filesystem;
@@ -95,6 +96,12 @@ std::vector<const Resource*> VerifiedModel::resources_for(std::string_view name)
   return out;
 }
 
+const VerifiedFile* VerifiedModel::verified_file(std::string_view name) const {
+  auto it = std::lower_bound(verified_.begin(), verified_.end(), name,
+                             [](const VerifiedFile& f, std::string_view n) { return f.name < n; });
+  return it != verified_.end() && it->name == name ? &*it : nullptr;
+}
+
 void VerifiedModel::build_index() {
   const bool shards = manifest_.serialization.method == Method::shards;
   for (size_t i = 0; i < manifest_.resources.size(); ++i) {
@@ -118,7 +125,10 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
     struct stat st;
     if (::stat(model.c_str(), &st) != 0) throw errno_error("cannot open model", model.string(), errno);
     const std::string sig_name = opts.signature_name.empty() ? sig.string() : opts.signature_name;
-    Bundle bundle = Bundle::load(sig, opts.signature_name);
+    const std::string bytes = read_file_limited(sig, kMaxBundleBytes, "signature");
+    Bundle bundle = Bundle::parse(bytes, "signature " + sig_name);
+    vm.signature_digest_ = sha256(bytes);
+    vm.policy_fingerprint_ = policy.fingerprint();
     // Authenticate, then parse: the statement is read only from bytes a trusted key signed.
     AuthenticatedPayload payload = policy.authenticate(bundle.envelope, bundle.material, sig_name);
     vm.root_ = model;
@@ -197,6 +207,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       } else {
         try {
           expected[i].compare(digests[i].shards);
+          if (digests[i].quiet) vm.verified_.push_back({f.name, f.id, digests[i].shards});
         } catch (const Error& e) {
           c = {f.name, false, e.what()};
         }
@@ -219,6 +230,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       // Unreadable files alone are an I/O error; anything else means the model is not trusted.
       throw Error(any_untrusted ? Status::not_trusted : Status::io, msg);
     }
+    std::sort(vm.verified_.begin(), vm.verified_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     vm.files_checked_ = true;
     report.status = Status::ok;
     return vm;

@@ -4,6 +4,8 @@
 #include "common.hpp"
 #include "modelseal/encoding.hpp"
 #include "modelseal/verify.hpp"
+#include "modelseal/verified_read.hpp"
+#include "modelseal/version_cache.hpp"
 #include "modelseal/json.hpp"
 
 using namespace modelseal;
@@ -41,6 +43,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "Print a JSON report (schemas/verify-report.schema.json)");
   app.add_flag("-v,--verbose", verbose, "Print 'path: OK' or 'path: FAILED (reason)' for every file");
   app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  bool record = false;
+  app.add_flag("--record", record,
+               "Once verified, record the files in this account's verification cache (MODELSEAL_CACHE_DIR), "
+               "so that the shim and the verified-read API need not hash them again");
   tool::Audit audit;
   tool::add_audit_option(app, audit);
   tool::add_common(app, quiet);
@@ -72,13 +78,23 @@ int main(int argc, char** argv) {
     opts.insecure_allow_symlinks = allow_symlinks || old_allow_symlinks;
     opts.insecure_ignore_unlisted_files = ignore_unsigned;
     opts.hash.threads = threads;
+    if (record) {   // before hashing: a cache that cannot be used is the operator's to fix
+      std::string why;
+      if (!VersionCache::from_environment(why))
+        throw usage_error(why.empty() ? "--record: there is no verification cache (MODELSEAL_CACHE_DIR is off or unset, "
+                                        "and so is XDG_RUNTIME_DIR)"
+                                      : "--record: " + why,
+                          "set MODELSEAL_CACHE_DIR to the folder the service uses");
+    }
     VerifyReport report;
+    std::optional<VerifiedModel> verified;
     std::optional<Error> failure;
     {
       tool::Progress progress("verifying", [&] { return tool::model_size(model); }, quiet || as_json);
       opts.hash.bytes_done = progress.counter();
       try {
-        report = verify_model(model, policy, opts).report();
+        verified = verify_model(model, policy, opts);
+        report = verified->report();
       } catch (const VerificationFailed& e) {
         failure = e;
         report = e.report();
@@ -108,6 +124,19 @@ int main(int argc, char** argv) {
     if (failure) {
       tool::print_error(*failure);
       return static_cast<int>(failure->status());
+    }
+    if (record) {
+      const auto& files = verified->verified_files();
+      std::string dir = record_verified(*verified, files);
+      if (!quiet) {
+        std::fprintf(stderr, "modelseal: recorded %s in the verification cache %s\n",
+                     tool::count_of(files.size(), "file").c_str(), dir.c_str());
+        if (files.size() < report.files.size())
+          std::fprintf(stderr,
+                       "modelseal: %s not recorded: open for writing while verified, changed within the last clock "
+                       "tick, or on a file system whose times do not show every change (modelseal-preload(8))\n",
+                       tool::count_of(report.files.size() - files.size(), "file").c_str());
+      }
     }
     if (!quiet && !as_json) {
       std::string who;

@@ -10,6 +10,8 @@
 
 #include "modelseal/content.hpp"
 #include "modelseal/formats.hpp"
+#include "modelseal/manifest.hpp"
+#include "modelseal/version_cache.hpp"
 #include "modelseal/walk.hpp"
 
 namespace modelseal {
@@ -87,8 +89,64 @@ std::string read_verified(const VerifiedModel& model, std::string_view path) {
 
 UniqueFd open_verified(const VerifiedModel& model, std::string_view path) {
   UniqueFd fd = open_listed(model, path);
-  check_fd(model, name_in_model(model, path), fd.get(), display_of(model, path));
+  const std::string name = name_in_model(model, path), display = display_of(model, path);
+  const VerifiedFile* known = model.verified_file(name);
+  if (known && identity_of(fd.get(), display) == known->id && no_writer(fd.get())) {
+    ContentCheck::of(model, name, known->id.size, display).compare(known->digests);
+    return fd;
+  }
+  check_fd(model, name, fd.get(), display);
   return fd;
+}
+
+std::vector<VerifiedFile> preverify(const VerifiedModel& model, unsigned threads,
+                                    const std::function<bool(const std::string&, const FileIdentity&)>& known) {
+  std::vector<std::string> names;
+  for (const auto& r : model.manifest().resources) {
+    std::string n = model.manifest().serialization.method == Method::shards ? parse_shard_name(r.name)->path : r.name;
+    if (names.empty() || names.back() != n) names.push_back(std::move(n));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<UniqueFd> fds;
+  std::vector<FdCheck> checks;
+  std::vector<std::string> opened;
+  for (const auto& listed : names) {
+    const std::string path = model.single_file() ? model.root().filename().string() : listed;
+    try {
+      UniqueFd fd = open_listed(model, path);
+      const std::string name = name_in_model(model, path), display = display_of(model, path);
+      const FileIdentity id = identity_of(fd.get(), display);
+      if (known && known(name, id)) continue;
+      checks.push_back({ContentCheck::of(model, name, id.size, display), fd.get()});
+      fds.push_back(std::move(fd));
+      opened.push_back(name);
+    } catch (const Error&) {
+      // missing, not a regular file, or the wrong size: left for its own open to report
+    }
+  }
+  const auto results = check_fds(checks, threads);
+  std::vector<VerifiedFile> out;
+  for (size_t i = 0; i < checks.size(); ++i)
+    if (results[i].quiet) out.push_back({opened[i], identity_of(fds[i].get(), opened[i]), results[i].shards});
+  return out;
+}
+
+std::string record_verified(const VerifiedModel& model, const std::vector<VerifiedFile>& files) {
+  std::string why;
+  auto cache = VersionCache::from_environment(why);
+  if (!cache) {
+    if (!why.empty()) throw usage_error(why);
+    throw usage_error("there is no verification cache to record in",
+                      "set MODELSEAL_CACHE_DIR (or XDG_RUNTIME_DIR) as for the service");
+  }
+  const VersionCache::Scope scope{model.signature_digest(), model.policy_fingerprint()};
+  for (const auto& f : files) {
+    const auto ranges = ContentCheck::of(model, f.name, f.id.size, f.name).ranges();
+    if (!cache->store(scope, f.id, ranges, f.digests))
+      throw Error(Status::io, "cannot write a record in the verification cache " + cache->path());
+  }
+  return cache->path();
 }
 
 }  // namespace modelseal

@@ -63,6 +63,26 @@ void load_policy(Config& c, const std::string& cwd) {
   }
 }
 
+// The machine's verification cache, unless it is off, cannot be trusted, or lies below a root
+// (where the model's writers might write).
+void load_cache(Config& c) {
+  std::string why;
+  c.cache = VersionCache::from_environment(why);
+  if (c.cache) {
+    for (const auto& r : c.roots) {
+      char real[PATH_MAX];
+      const std::string root = ::realpath(r.c_str(), real) ? real : r;
+      if (relative_to(c.cache->path(), r) || relative_to(c.cache->path(), root) ||
+          (::realpath(c.cache->path().c_str(), real) && relative_to(real, root)))
+        why = "the verification cache " + c.cache->path() + " is below the protected root " + r;
+    }
+  }
+  if (!why.empty()) {
+    c.cache.reset();
+    write_stderr("modelseal: " + why + ": the verification cache is off\n");
+  }
+}
+
 void load_config() noexcept {
   Inside in;
   Config& c = immortal<Config>();
@@ -104,6 +124,12 @@ void load_config() noexcept {
     load_policy(c, cwd);
     if (!c.policy)
       write_stderr("modelseal: " + c.policy_error + ": every open below a protected root is refused\n");
+    if (const char* p = env("MODELSEAL_PREVERIFY")) {
+      c.preverify_model = std::strcmp(p, "model") == 0;
+      if (!c.preverify_model && std::strcmp(p, "off") != 0)
+        write_stderr(std::string("modelseal: unknown MODELSEAL_PREVERIFY \"") + p + "\" (model or off): off\n");
+    }
+    load_cache(c);
   } catch (...) {
     // Out of memory while reading the environment: everything is refused rather than passed.
     write_stderr("modelseal: cannot read the configuration: every open is refused\n");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "modelseal/policy.hpp"
+#include "modelseal/version_cache.hpp"
 
 namespace modelseal::preload {
 
@@ -17,7 +18,9 @@ struct Config {
   std::optional<Policy> policy;     // MODELSEAL_POLICY or MODELSEAL_PUBLIC_KEY
   std::string policy_error;         // why there is no policy
   bool warn = false, scan = false, verbose = false;
+  bool preverify_model = false;     // MODELSEAL_PREVERIFY=model
   uint64_t copy_max = 0;            // MODELSEAL_PRIVATE_COPY_MAX
+  std::optional<VersionCache> cache;   // MODELSEAL_CACHE_DIR, or $XDG_RUNTIME_DIR/modelseal-cache
 };
 
 // Read on the first call (the shim's constructor makes that its load); never destroyed.

@@ -13,6 +13,8 @@
 #include "modelseal/content.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/scan.hpp"
+#include "modelseal/verified_read.hpp"
+#include "modelseal/version_cache.hpp"
 
 namespace modelseal::preload {
 
@@ -44,6 +46,46 @@ UniqueFd read_only_copy(UniqueFd& copy) {
   if (ro) return ro;
   ::lseek(copy.get(), 0, SEEK_SET);
   return std::move(copy);
+}
+
+// The machine's verification cache: a record of exactly this version; a record that is there but
+// refused (another account's, damaged) is logged and never trusted.
+std::optional<Hashed> machine_cached(const VersionCache::Scope& scope, const FileIdentity& id,
+                                     const std::vector<ContentCheck::Range>& ranges) {
+  const Config& c = config();
+  if (!c.cache) return std::nullopt;
+  std::string problem;
+  auto digests = c.cache->find(scope, id, ranges, problem);
+  if (!problem.empty()) write_stderr("modelseal: verification cache: " + problem + "\n");
+  if (!digests) return std::nullopt;
+  return Hashed{ranges, std::move(*digests), std::nullopt};
+}
+
+// MODELSEAL_PREVERIFY=model: the first open below a target hashes every listed file of its model
+// that is not known yet, at once on every core, so that the loader's later opens are cache hits.
+void preverify_target(Target& t, const std::shared_ptr<const VerifiedModel>& model) {
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    if (t.preverified == model) return;
+    t.preverified = model;
+  }
+  const Config& c = config();
+  const VerifiedModel& vm = *model;
+  const VersionCache::Scope scope{vm.signature_digest(), vm.policy_fingerprint()};
+  auto known = [&](const std::string& name, const FileIdentity& id) {
+    try {
+      const auto ranges = ContentCheck::of(vm, name, id.size, name).ranges();
+      if (auto k = cached(id); k && k->ranges == ranges) return true;
+      if (machine_cached(scope, id, ranges)) return true;   // its open takes it from there
+    } catch (const Error&) {
+    }
+    return false;
+  };
+  for (const VerifiedFile& f : preverify(vm, 0, known)) {
+    Hashed h{ContentCheck::of(vm, f.name, f.id.size, f.name).ranges(), f.digests, std::nullopt, true};
+    remember(f.id, h);
+    if (c.cache) c.cache->store(scope, f.id, h.ranges, h.digests);
+  }
 }
 
 std::string scan_verdict(int fd, std::string_view name) {
@@ -103,15 +145,27 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use us
   FileIdentity id = identity_of(fd, std::string(name));
   ContentCheck want = ContentCheck::of(vm, name, id.size, std::string(name));
   const bool copy = use == Use::load || (c.copy_max > 0 && id.size <= c.copy_max);
+  if (c.preverify_model && use == Use::data) preverify_target(*root, d.model);
+  const VersionCache::Scope scope{vm.signature_digest(), vm.policy_fingerprint()};
   std::optional<Hashed> known;
   // A cache hit needs the same file version and no writer now: a writable shared mapping can
   // change bytes without changing the version (see no_writer()).
   if (!copy) {
+    Decision::Known from = Decision::no;
     auto k = cached(id);
-    if (k && k->ranges == want.ranges() && no_writer(fd)) known = std::move(k);
+    if (k && k->ranges == want.ranges()) from = k->preverified ? Decision::preverified : Decision::in_process;
+    else if ((k = machine_cached(scope, id, want.ranges()))) from = Decision::machine;
+    if (from != Decision::no && no_writer(fd)) {
+      want.compare(k->digests);
+      known = std::move(k);
+      d.known = from;
+      known->preverified = false;
+      if (from != Decision::in_process) remember(id, *known);
+    }
   }
   bool cacheable = false;
   if (!known) {
+    const int64_t started = realtime_ns();
     const bool quiet_before = no_writer(fd);
     UniqueFd copy_fd;
     OffsetSink sink;
@@ -123,10 +177,9 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use us
     d.hashed = true;
     // The one content checker: the shards of the file are hashed in parallel through `fd`.
     known = Hashed{want.ranges(), check_fd(want, fd, 0, sink), std::nullopt};
-    cacheable = quiet_before && no_writer(fd);
+    cacheable = quiet_before && no_writer(fd) && rememberable(fd, id, started);
     if (copy) d.replacement = read_only_copy(copy_fd);
-  } else {
-    want.compare(known->digests);
+    if (cacheable && c.cache) c.cache->store(scope, id, known->ranges, known->digests);
   }
   bool scanned = false;
   if (c.scan && !known->scan_block) {

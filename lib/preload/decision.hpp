@@ -20,7 +20,10 @@ enum class Use { data, exec, load };
 struct Decision {
   bool allow = false;
   std::string reason;       // why it was refused (or allowed unverified)
-  bool hashed = false;      // the content was hashed now (not from the cache)
+  bool hashed = false;      // the content was hashed now
+  // Or known: from this process's cache (a re-open, not audited again), hashed with the rest of
+  // the model at its first open (MODELSEAL_PREVERIFY=model), or from the machine's cache.
+  enum Known { no, in_process, preverified, machine } known = no;
   UniqueFd replacement;     // a sealed private copy to hand out instead of the file
   std::shared_ptr<const VerifiedModel> model;
 };

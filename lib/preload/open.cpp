@@ -42,10 +42,14 @@ void record(const Decision& d, const std::string& path, bool refused, const char
                          : std::string("modelseal: warning: unverified ") + verb + " allowed (" + d.reason +
                                "): " + path + "\n");
   } else if (c.verbose) {
-    write_stderr("modelseal: verified (" + std::string(d.hashed ? "hashed" : d.reason.empty() ? "cached" : d.reason) +
-                 "): " + path + "\n");
+    const std::string how = d.hashed                          ? "hashed"
+                            : d.known == Decision::in_process ? "cached"
+                            : d.known == Decision::machine    ? "machine cache"
+                            : d.known == Decision::preverified ? "preverified"
+                                                              : d.reason;
+    write_stderr("modelseal: verified (" + how + "): " + path + "\n");
   }
-  if (d.allow && !d.hashed && d.reason.empty()) return;  // cached re-opens are not audited again
+  if (d.allow && d.known == Decision::in_process) return;  // re-opens are not audited again
   try {
     json event = {{"tool", "preload"}, {"decision", decision}, {"reason", d.allow && d.reason.empty() ? "verified" : d.reason},
                   {"path", path}};

@@ -141,18 +141,4 @@ void remember(const FileIdentity& id, const Hashed& h) {
   cache.entries[id] = h;
 }
 
-bool no_writer(int fd) noexcept {
-  // A writer opening the file while the lease is held makes the kernel signal its owner, which
-  // taking the lease makes this process: the signal is SIGURG (ignored unless the host handles
-  // it) rather than SIGIO (which would end the host), and the owner is dropped at once.
-  ::fcntl(fd, F_SETSIG, SIGURG);
-  const bool granted = ::fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
-  if (granted) {
-    ::fcntl(fd, F_SETOWN, 0);
-    ::fcntl(fd, F_SETLEASE, F_UNLCK);
-  }
-  ::fcntl(fd, F_SETSIG, 0);
-  return granted;
-}
-
 }  // namespace modelseal::preload

@@ -28,6 +28,7 @@ struct Target {
   FileIdentity sig_id;
   std::shared_ptr<const VerifiedModel> model;
   std::string error;
+  std::shared_ptr<const VerifiedModel> preverified;   // MODELSEAL_PREVERIFY=model: done for it
 };
 
 // One root as seen at one open: its path as configured, and the targets it has named, the one
@@ -51,14 +52,9 @@ struct Hashed {
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   std::vector<Digest> digests;
   std::optional<std::string> scan_block;   // set once scanned: empty when the scanner passed it
+  bool preverified = false;                // hashed by MODELSEAL_PREVERIFY=model, not opened yet
 };
 std::optional<Hashed> cached(const FileIdentity& id);
 void remember(const FileIdentity& id, const Hashed& h);
-
-// True only if no process has the file of `fd` (open read-only) open for writing or mapped
-// writable right now: a read lease (fcntl F_SETLEASE) is granted only then. False when that
-// cannot be told (the lease is refused to a process that neither owns the file nor holds
-// CAP_LEASE, or the file system has no leases).
-bool no_writer(int fd) noexcept;
 
 }  // namespace modelseal::preload

@@ -4,7 +4,12 @@
 #include <atomic>
 #include <cerrno>
 #include <optional>
+#include <csignal>
+#include <ctime>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <iterator>
 
 #include "modelseal/error.hpp"
 #include "modelseal/formats.hpp"
@@ -160,30 +165,132 @@ FileIdentity identity_of(int fd, const std::string& display_name) {
   return identity_of(st);
 }
 
-std::vector<Digest> check_fd(const ContentCheck& check, int fd, unsigned threads, const OffsetSink& sink) {
-  const FileIdentity before = identity_of(fd, check.display());
-  const auto& ranges = check.ranges();
-  if (!check.size() || before.size != *check.size())
+namespace {
+
+// Hashes [range) of `fd` into one digest, handing every chunk to `sink` as it was hashed.
+Digest hash_range(int fd, const ContentCheck::Range& range, std::vector<uint8_t>& buffer, const OffsetSink& sink,
+                  const std::string& display) {
+  if (buffer.empty()) buffer.resize(kReadChunk);
+  Sha256 sha;
+  for (uint64_t off = range.first; off < range.second;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(range.second - off, buffer.size()));
+    hash_fd_range(fd, off, n, sha, {buffer.data(), n}, display);
+    if (sink) sink(off, buffer.data(), n);
+    off += n;
+  }
+  return sha.finish();
+}
+
+FileIdentity sized_identity(const ContentCheck& check, int fd) {
+  const FileIdentity id = identity_of(fd, check.display());
+  if (!check.size() || id.size != *check.size()) throw untrusted("file changed while it was verified: " + check.display());
+  return id;
+}
+
+void same_identity(const ContentCheck& check, int fd, const FileIdentity& before) {
+  if (!(identity_of(fd, check.display()) == before))
     throw untrusted("file changed while it was verified: " + check.display());
+}
+
+}  // namespace
+
+std::vector<Digest> check_fd(const ContentCheck& check, int fd, unsigned threads, const OffsetSink& sink) {
+  const FileIdentity before = sized_identity(check, fd);
+  const auto& ranges = check.ranges();
   std::vector<Digest> have(ranges.size());
   const unsigned workers = std::min<size_t>(threads ? threads : default_threads(), std::max<size_t>(ranges.size(), 1));
   std::vector<std::vector<uint8_t>> buffers(workers);
   parallel_for(ranges.size(), workers, [&](size_t i, unsigned w) {   // rethrows the first error
-    auto& buffer = buffers[w];
-    if (buffer.empty()) buffer.resize(kReadChunk);
-    Sha256 sha;
-    for (uint64_t off = ranges[i].first; off < ranges[i].second;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(ranges[i].second - off, buffer.size()));
-      hash_fd_range(fd, off, n, sha, {buffer.data(), n}, check.display());
-      if (sink) sink(off, buffer.data(), n);
-      off += n;
-    }
-    have[i] = sha.finish();
+    have[i] = hash_range(fd, ranges[i], buffers[w], sink, check.display());
   });
-  if (!(identity_of(fd, check.display()) == before))
-    throw untrusted("file changed while it was verified: " + check.display());
+  same_identity(check, fd, before);
   check.compare(have);
   return have;
+}
+
+std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned threads) {
+  struct Job {
+    size_t file, range;
+    uint64_t length;
+  };
+  std::vector<FileDigests> out(files.size());
+  std::vector<FileIdentity> before(files.size());
+  std::vector<Job> jobs;
+  const int64_t started = realtime_ns();
+  for (size_t f = 0; f < files.size(); ++f) {
+    try {
+      before[f] = sized_identity(files[f].check, files[f].fd);
+      out[f].quiet = no_writer(files[f].fd);
+      const auto& ranges = files[f].check.ranges();
+      out[f].shards.resize(ranges.size());
+      for (size_t r = 0; r < ranges.size(); ++r) jobs.push_back({f, r, ranges[r].second - ranges[r].first});
+    } catch (const Error& e) {
+      out[f].error = e;
+    }
+  }
+  // Largest first, so that no thread is left with one big file at the end.
+  std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.length > b.length; });
+  std::vector<std::optional<Error>> errors(jobs.size());
+  std::vector<std::vector<uint8_t>> buffers(threads ? threads : default_threads());
+  parallel_for(jobs.size(), static_cast<unsigned>(buffers.size()), [&](size_t j, unsigned w) {
+    const Job& job = jobs[j];
+    const FdCheck& fc = files[job.file];
+    try {
+      out[job.file].shards[job.range] = hash_range(fc.fd, fc.check.ranges()[job.range], buffers[w], {}, fc.check.display());
+    } catch (const Error& e) {
+      errors[j] = e;
+    }
+  });
+  for (size_t j = 0; j < jobs.size(); ++j)
+    if (errors[j] && !out[jobs[j].file].error) out[jobs[j].file].error = errors[j];
+  for (size_t f = 0; f < files.size(); ++f) {
+    if (out[f].error) continue;
+    try {
+      same_identity(files[f].check, files[f].fd, before[f]);
+      files[f].check.compare(out[f].shards);
+      out[f].quiet = out[f].quiet && no_writer(files[f].fd) && rememberable(files[f].fd, before[f], started);
+    } catch (const Error& e) {
+      out[f].error = e;
+    }
+    if (out[f].error) out[f].quiet = false;
+  }
+  return out;
+}
+
+bool no_writer(int fd) noexcept {
+  // A writer opening the file while the lease is held makes the kernel signal its owner, which
+  // taking the lease makes this process: the signal is SIGURG (ignored unless the host handles
+  // it) rather than SIGIO (which would end the host), and the owner is dropped at once.
+  ::fcntl(fd, F_SETSIG, SIGURG);
+  const bool granted = ::fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+  if (granted) {
+    ::fcntl(fd, F_SETOWN, 0);
+    ::fcntl(fd, F_SETLEASE, F_UNLCK);
+  }
+  ::fcntl(fd, F_SETSIG, 0);
+  return granted;
+}
+
+int64_t realtime_ns() noexcept {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+bool rememberable(int fd, const FileIdentity& id, int64_t started_ns) noexcept {
+  // Local file systems whose stores through a shared mapping set ctime (page_mkwrite updates the
+  // times). tmpfs does not; network and FUSE file systems report what a server says.
+  constexpr unsigned long kTrusted[] = {0xEF53 /* ext2/3/4 */, 0x58465342 /* XFS */, 0x9123683E /* Btrfs */,
+                                        0xF2F52010 /* F2FS */};
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) != 0) return false;
+  if (std::find(std::begin(kTrusted), std::end(kTrusted), static_cast<unsigned long>(fs.f_type)) == std::end(kTrusted))
+    return false;
+  constexpr int64_t kSecond = 1000000000LL;
+  if (id.mtime_ns % kSecond == 0 && id.ctime_ns % kSecond == 0) return false;   // whole seconds only
+  // File times come from a clock that advances once per tick (at most 10 ms at HZ=100).
+  constexpr int64_t kTick = 10000000LL;
+  return id.ctime_ns < started_ns - kTick;
 }
 
 }  // namespace modelseal

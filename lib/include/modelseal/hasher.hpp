@@ -27,6 +27,9 @@ struct HashOptions {
 struct FileDigests {
   std::vector<Digest> shards;   // one digest per shard (one for the "files" method)
   std::optional<Error> error;   // set when the file could not be hashed
+  // No process had it open for writing before or after any shard was hashed, on a file system
+  // whose timestamps show every change: a later open of the same version need not hash it again.
+  bool quiet = false;
 };
 
 // Shard boundaries of a file of `size` bytes: [start, end) pairs; one [0,0) for an empty file.

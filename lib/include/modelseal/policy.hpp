@@ -52,6 +52,9 @@ class Policy {
   // Whether any signer is limited to some models (then the model's name matters).
   bool scopes_models() const;
   bool insecure_ignore_unlisted_files() const { return ignore_unlisted_; }
+  // SHA-256 over everything that decides what this policy accepts (its text or the keys,
+  // identities and roots it was made from): two policies with equal fingerprints trust alike.
+  const Digest& fingerprint() const { return fingerprint_; }
 
   // Step 1, before the payload is parsed: the authenticator (authenticate.hpp) over this
   // policy's signers. Throws Error(not_trusted) naming `what` if no trusted signer signed it.
@@ -72,6 +75,7 @@ class Policy {
   unsigned threshold_ = 1;
   std::vector<std::string> revoked_digests_;   // lowercase hex
   bool ignore_unlisted_ = false;
+  Digest fingerprint_{};
 };
 
 // fnmatch-style glob ('*', '?', '[...]'); '*' matches '/' too.

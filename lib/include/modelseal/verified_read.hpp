@@ -29,8 +29,24 @@ std::string read_verified(const VerifiedModel& model, std::string_view path);
 
 // A read-only descriptor (offset 0) of the listed file `path`, whose content was hashed through
 // this very descriptor and matched. Another writer may still change the file afterwards; see
-// modelseal-preload(8) for what that means and how to prevent it.
+// modelseal-preload(8) for what that means and how to prevent it. A file verify_model() already
+// hashed (VerifiedModel::verified_files()) is not hashed again while it keeps the version that
+// was hashed and no process has it open for writing.
 UniqueFd open_verified(const VerifiedModel& model, std::string_view path);
+
+// Every listed file of `model` that is on disk, hashed at once on every core (the shards of each
+// file too), as verify_model() does but without failing the model for a missing, unlisted or
+// modified file: returns the files that matched with nothing able to change them unseen. A file
+// for which `known` (if given) says its version is already known is not hashed.
+std::vector<VerifiedFile> preverify(const VerifiedModel& model, unsigned threads = 0,
+                                    const std::function<bool(const std::string& name, const FileIdentity& id)>& known = {});
+
+// Records `files` (verified against `model`'s signature) in the machine's verification cache, for
+// the other processes of this account (modelseal-preload(8), VERIFICATION CACHE): the folder
+// MODELSEAL_CACHE_DIR names, or $XDG_RUNTIME_DIR/modelseal-cache. Returns the folder used.
+// Error(usage) when there is none, or it cannot be trusted; Error(io) when a record cannot be
+// written.
+std::string record_verified(const VerifiedModel& model, const std::vector<VerifiedFile>& files);
 
 }  // namespace modelseal
 

@@ -67,6 +67,15 @@ class VerificationFailed : public Error {
   VerifyReport report_;
 };
 
+// A file whose content was hashed and matched the signature while no process could change it
+// unseen (hasher.hpp, FileDigests::quiet): an open of the same version (`id`) needs no hashing,
+// as long as no process has it open for writing at that open.
+struct VerifiedFile {
+  std::string name;
+  FileIdentity id;
+  std::vector<Digest> digests;   // one per range of its content check
+};
+
 // A model whose signature and files were verified. Only the verifier constructs it.
 class VerifiedModel {
  public:
@@ -83,6 +92,13 @@ class VerifiedModel {
   std::vector<const Resource*> resources_for(std::string_view name) const;
   // What was checked, for `verify -v` and `--json`.
   const VerifyReport& report() const { return report_; }
+  // SHA-256 of the signature's bytes as authenticated, and the fingerprint of the policy that
+  // accepted it (Policy::fingerprint()): what a recorded verification is bound to.
+  const Digest& signature_digest() const { return signature_digest_; }
+  const Digest& policy_fingerprint() const { return policy_fingerprint_; }
+  // The files verify_model() hashed and found equal, with nothing able to change them unseen.
+  const std::vector<VerifiedFile>& verified_files() const { return verified_; }
+  const VerifiedFile* verified_file(std::string_view name) const;
 
  private:
   VerifiedModel() = default;
@@ -97,6 +113,8 @@ class VerifiedModel {
   std::vector<Signer> signers_;
   bool files_checked_ = false;
   VerifyReport report_;
+  Digest signature_digest_{}, policy_fingerprint_{};
+  std::vector<VerifiedFile> verified_;
 };
 
 // Authenticates the signature and parses the manifest from the verified bytes; does not read

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "modelseal/hash.hpp"
+#include "modelseal/hasher.hpp"
 #include "modelseal/verify.hpp"
 #include "modelseal/walk.hpp"
 
@@ -81,6 +82,33 @@ class ContentStream {
 // digests that matched, one per range.
 using OffsetSink = std::function<void(uint64_t offset, const uint8_t* data, size_t len)>;
 std::vector<Digest> check_fd(const ContentCheck& check, int fd, unsigned threads = 0, const OffsetSink& sink = {});
+
+// Many open files at once: every range of every file on `threads` threads (0: every core), each
+// file compared with its check. Per file, in order: the digests that matched or the error, and
+// whether the version may be remembered (quiet(), checked before and after its ranges were hashed).
+struct FdCheck {
+  ContentCheck check;
+  int fd;
+};
+std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned threads = 0);
+
+// True only if no process has the file of `fd` (open read-only) open for writing or mapped
+// writable right now: a read lease (fcntl F_SETLEASE) is granted only then. False when that
+// cannot be told (the lease is refused to a process that neither owns the file nor holds
+// CAP_LEASE, or the file system has no leases).
+bool no_writer(int fd) noexcept;
+
+// CLOCK_REALTIME in nanoseconds, the clock file times are taken from.
+int64_t realtime_ns() noexcept;
+
+// Whether the content of this version of a file may be remembered by its identity (`id`, the
+// fstat of `fd`) once it was hashed, hashing having started at `started_ns` (realtime_ns()) with
+// no writer: every later change must give the file a new identity. That holds only on a local
+// file system that sets ctime on every change, stores through a shared mapping included (ext4,
+// XFS, Btrfs, F2FS; not tmpfs, network or FUSE file systems), with timestamps in nanoseconds
+// (not a coarse file system: both fractions zero), and for a ctime older than one clock tick
+// before hashing began (a change in the same tick could keep it). modelseal-preload(8).
+bool rememberable(int fd, const FileIdentity& id, int64_t started_ns) noexcept;
 
 // What identifies one version of a file: a re-open with the same identity needs no re-hash.
 FileIdentity identity_of(const struct stat& st);
