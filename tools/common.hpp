@@ -85,4 +85,11 @@ inline std::string count_of(size_t n, const std::string& noun) {
 // Adds the options every program has.
 void add_common(CLI::App& app, bool& quiet);
 
+// A size: bytes, or with a K, M, G or T suffix (powers of 1024; "256M", "1GiB"). Error(usage)
+// naming `text` when it is none.
+uint64_t parse_size(const std::string& text);
+// An option holding such a size, checked to lie in [min, max].
+CLI::Option* add_size_option(CLI::App& app, const std::string& name, uint64_t& value, const std::string& help,
+                             uint64_t min, uint64_t max);
+
 }  // namespace modelseal::tool

@@ -16,8 +16,9 @@ int main(int argc, char** argv) {
   app.add_option("MODEL", model, "Model directory or file")->required();
   app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out; repeatable");
   app.add_flag("--allow-symlinks", allow_symlinks, "Hash the targets of symlinks under their link names");
-  app.add_option("--shard-size", shard_size, "Use the 'shards' serialization with BYTES per shard")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  tool::add_size_option(app, "--shard-size", shard_size,
+                        "Use the 'shards' serialization with SIZE per shard (bytes, or K, M, G, T: 256M)", 1,
+                        uint64_t{1} << 50);
   app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
   tool::add_common(app, quiet);
   app.footer("Example:\n  $ modelseal digest ./bert\n  sha256:92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4");

@@ -15,30 +15,6 @@ std::atomic<bool> g_cancel{false};
 extern "C" void on_signal(int) { g_cancel.store(true); }
 
 // "500M", "64G", "1048576": binary multiples (K, M, G, T, with an optional "iB" or "B").
-uint64_t parse_size(const std::string& text) {
-  size_t used = 0;
-  unsigned long long n = 0;
-  try {
-    n = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  if (unit == "iB" || unit == "B") unit.clear();
-  if (unit.size() > 1 && (unit.substr(1) == "iB" || unit.substr(1) == "B")) unit.resize(1);
-  const std::string units = "KMGT";
-  size_t shift = 0;
-  if (!unit.empty()) {
-    size_t at = unit.size() == 1 ? units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))))
-                                 : std::string::npos;
-    if (at == std::string::npos) used = 0;
-    shift = 10 * (at + 1);
-  }
-  if (used == 0 || text[0] == '-' || (shift && n > (~0ull >> shift)))
-    throw usage_error("invalid size: " + text, "use bytes or a K, M, G or T suffix, e.g. 64G");
-  return static_cast<uint64_t>(n) << shift;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,7 +54,7 @@ int main(int argc, char** argv) {
              "      --cacert ca.pem --cert client.pem --key client.key");
   return tool::run(app, argc, argv, [&]() -> int {
     Policy policy = tool::load_policy(pubkeys, policy_file);
-    opts.max_file_size = parse_size(max_size);
+    opts.max_file_size = tool::parse_size(max_size);
     if (!opts.tls.client_key.empty() && opts.tls.client_cert.empty())
       throw usage_error("--key needs --cert", "give the client certificate with --cert FILE");
     const bool show = !quiet && !as_json;

@@ -28,8 +28,9 @@ int main(int argc, char** argv) {
                  "The name the signature gives the model (default: the folder's name); policies scope keys by it");
   app.add_flag("--allow-symlinks", allow_symlinks, "Hash the targets of symlinks under their link names");
   app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
-  app.add_option("--shard-size", shard_size, "Sign shards of BYTES each (the OMS 'shards' serialization)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  tool::add_size_option(app, "--shard-size", shard_size,
+                        "Sign shards of SIZE each (the OMS 'shards' serialization; bytes, or K, M, G, T: 256M)",
+                        1, uint64_t{1} << 50);
   app.add_flag("--insecure-allow-unsafe-content", allow_unsafe,
                "Sign even files that 'modelseal scan' flags (pickle code, Lambda layers, ...)");
   app.add_option("--passphrase-file", pass_file, "Read the key's passphrase from the first line of FILE");

@@ -72,6 +72,13 @@ void preverify_target(Target& t, const std::shared_ptr<const VerifiedModel>& mod
   const Config& c = config();
   const VerifiedModel& vm = *model;
   const VersionCache::Scope scope{vm.signature_digest(), vm.policy_fingerprint()};
+  // Processes starting at once preverify the model once: the others wait, then take the records.
+  FileIdentity sig_id;
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    sig_id = t.sig_id;
+  }
+  UniqueFd claim = c.cache ? c.cache->claim(scope, sig_id) : UniqueFd();
   auto known = [&](const std::string& name, const FileIdentity& id) {
     try {
       const auto ranges = ContentCheck::of(vm, name, id.size, name).ranges();
@@ -161,6 +168,19 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use us
       d.known = from;
       known->preverified = false;
       if (from != Decision::in_process) remember(id, *known);
+    }
+  }
+  // Processes opening this version at once hash it once: the first to claim it hashes and
+  // records, the others wait for it and take the record.
+  // Only a version that can be recorded is claimed: the others would only be hashed in turn.
+  UniqueFd claim;
+  if (!known && !copy && c.cache && rememberable(fd, id, realtime_ns()) && no_writer(fd)) {
+    claim = c.cache->claim(scope, id);
+    if (auto k = claim ? machine_cached(scope, id, want.ranges()) : std::nullopt; k && no_writer(fd)) {
+      want.compare(k->digests);
+      known = std::move(k);
+      d.known = Decision::machine;
+      remember(id, *known);
     }
   }
   bool cacheable = false;

@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <algorithm>
 #include <unistd.h>
 
 #include "modelseal/error.hpp"
@@ -173,6 +175,27 @@ std::optional<std::vector<Digest>> VersionCache::find(const Scope& scope, const 
     digests.push_back(get_digest(rec, at));
   }
   return digests;
+}
+
+UniqueFd VersionCache::claim(const Scope& scope, const FileIdentity& id, unsigned wait_ms) const noexcept {
+  try {
+    const std::string name = digest_hex(key_of(scope, id)) + ".lock";
+    UniqueFd fd(::openat(dir_->get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return fd;
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || !untrusted_owner(st).empty()) return UniqueFd();
+    // Polled rather than blocking, so that a holder that never lets go costs a bounded wait.
+    unsigned waited = 0;
+    for (unsigned pause = 1; ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0; pause = std::min(pause * 2, 20u)) {
+      if (errno != EWOULDBLOCK && errno != EINTR) return UniqueFd();
+      if (waited >= wait_ms) return UniqueFd();
+      ::usleep(pause * 1000);
+      waited += pause;
+    }
+    return fd;
+  } catch (...) {
+    return UniqueFd();
+  }
 }
 
 bool VersionCache::store(const Scope& scope, const FileIdentity& id, const std::vector<Range>& ranges,

@@ -18,9 +18,19 @@ def shim_preload():
     """LD_PRELOAD for the loader shim. In a sanitizer build the sanitizer runtimes go first, and
     leak checking is off for the programs under test (cat, python3: not ours)."""
     runtime = os.environ.get("MODELSEAL_PRELOAD_RUNTIME")
-    if not runtime:
-        return {"LD_PRELOAD": SHIM}
-    return {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"}
+    env = {"LD_PRELOAD": SHIM}
+    if runtime:
+        env = {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"}
+    if CACHE_DIR:
+        env["MODELSEAL_CACHE_DIR"] = CACHE_DIR
+    return env
+
+
+# MODELSEAL_TEST_CACHE=on runs the shim with the machine's verification cache on, in a folder of
+# this test process's own (the tamper matrix also records every pristine model in it).
+CACHE_DIR = tempfile.mkdtemp(prefix="ms-test-cache-") if os.environ.get("MODELSEAL_TEST_CACHE") == "on" else ""
+if CACHE_DIR:
+    atexit.register(shutil.rmtree, CACHE_DIR, True)
 
 
 def tool(name):

@@ -194,11 +194,25 @@ class BadModels(CliTest):
 
     def test_usage_errors(self):
         for args in ([], ["--no-such-flag"], [self.model], [self.model, "-k", self.key, "--threads", "0"],
-                     [self.model, "-k", self.key, "--shard-size", "-5"]):
+                     [self.model, "-k", self.key, "--shard-size", "-5"],
+                     [self.model, "-k", self.key, "--shard-size", "12X"],
+                     [self.model, "-k", self.key, "--shard-size", "0"],
+                     [self.model, "-k", self.key, "--shard-size", "2048T"]):
             with self.subTest(args=args):
                 r = run("sign", *args)
                 self.assertEqual(r.rc, 2, r)
                 self.assertOneLineError(r)
+                self.assertFalse(os.path.exists(os.path.join(self.model, "model.sig")))
+        # Sizes take suffixes: 1K is 1024 bytes, the same shards as the number itself.
+        digests = set()
+        for size in ["1K", "1024", "1k", "1KiB"]:
+            r = run("digest", self.model, "--shard-size", size)
+            self.assertEqual(r.rc, 0, r)
+            digests.add(r.out)
+        self.assertEqual(len(digests), 1, digests)
+        self.assertNotEqual(run("digest", self.model, "--shard-size", "1M").out, digests.pop())
+        self.assertEqual(run("sign", self.model, "-k", self.key, "--shard-size", "256M", "-q").rc, 0)
+        os.remove(os.path.join(self.model, "model.sig"))
         r = run("verify", self.model)
         self.assertEqual(r.rc, 2, r)
         self.assertOneLineError(r, "no trusted key given")

@@ -12,6 +12,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
+import harness  # noqa: E402
+import time  # noqa: E402
 from harness import SHIM, CliTest, run, shim_preload, tool, tool_for_other_users, write  # noqa: E402
 
 
@@ -33,6 +35,18 @@ class Matrix(CliTest):
         self.policy = os.path.join(self.tmp, "policy.json")
         write(self.policy, json.dumps({"keys": [{"type": "ed25519", "path": self.pub}]}))
         self.cases = {"verify": 0, "shim": 0}
+        self.record()
+
+    def record(self):
+        """With the verification cache on, every mutation starts from a model the cache holds."""
+        if not harness.CACHE_DIR:
+            return
+        time.sleep(0.02)   # a version younger than a clock tick is not recorded
+        env = dict(os.environ, MODELSEAL_CACHE_DIR=harness.CACHE_DIR)
+        p = subprocess.run([tool("verify"), self.model, "--policy", self.policy, "--record"], capture_output=True, env=env,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p)
+        self.assertIn(b"recorded %d files" % len(self.FILES), p.stderr)
 
     def reset(self):
         for dirpath, dirnames, filenames in os.walk(self.model):
@@ -42,13 +56,16 @@ class Matrix(CliTest):
                     os.chmod(p, 0o755 if os.path.isdir(p) else 0o644)
         shutil.rmtree(self.model)
         shutil.copytree(self.pristine, self.model, symlinks=True)
+        self.record()
 
     def shim_open(self, name, expect_refused=True):
         if not os.path.exists(SHIM):
             return
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSEAL_")}
-        env.update(shim_preload(), MODELSEAL_POLICY=self.policy, MODELSEAL_ROOTS=self.model)
+        env.update(shim_preload(), MODELSEAL_POLICY=self.policy, MODELSEAL_ROOTS=self.model, MODELSEAL_VERBOSE="1")
         p = subprocess.run(["cat", os.path.join(self.model, name)], capture_output=True, env=env, timeout=30)
+        if harness.CACHE_DIR and not expect_refused:
+            self.assertIn(b"(machine cache)", p.stderr, p)
         if expect_refused:
             self.assertNotEqual(p.returncode, 0, f"shim let {name} through")
             self.assertIn(b"Permission denied", p.stderr, p)

@@ -9,13 +9,24 @@ import unittest
 BUILD = os.environ.get("MODELSEAL_BUILD", "")
 SHIM = os.environ.get("MODELSEAL_PRELOAD", os.path.join(BUILD, "lib/preload/libmodelseal-preload.so"))
 PYTHON = "/usr/bin/python3"
+# MODELSEAL_TEST_CACHE=on runs the tests with the machine's verification cache on, in a folder of
+# this test process's own.
+CACHE_DIR = tempfile.mkdtemp(prefix="ms-test-cache-") if os.environ.get("MODELSEAL_TEST_CACHE") == "on" else ""
+if CACHE_DIR:
+    import atexit
+    atexit.register(shutil.rmtree, CACHE_DIR, True)
+
+
 def shim_preload():
     """LD_PRELOAD for the shim; in a sanitizer build the sanitizer runtimes go first, and leak
     checking is off for the programs under test (they are not ours)."""
     runtime = os.environ.get("MODELSEAL_PRELOAD_RUNTIME")
-    if not runtime:
-        return {"LD_PRELOAD": SHIM}
-    return {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"}
+    env = {"LD_PRELOAD": SHIM}
+    if runtime:
+        env = {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1"}
+    if CACHE_DIR:
+        env["MODELSEAL_CACHE_DIR"] = CACHE_DIR
+    return env
 
 
 SHIM_VARS = ("LD_PRELOAD", "MODELSEAL_POLICY", "MODELSEAL_ROOTS", "MODELSEAL_MODE", "MODELSEAL_AUDIT_LOG",
@@ -81,7 +92,7 @@ class TempDirTest(unittest.TestCase):
             f.write(bytes([b[0] ^ 0x01]))
 
     def shim_env(self, roots, policy, **extra):
-        return clean_env(**shim_preload(), MODELSEAL_POLICY=policy, MODELSEAL_ROOTS=roots, **extra)
+        return clean_env(**dict(shim_preload(), MODELSEAL_POLICY=policy, MODELSEAL_ROOTS=roots, **extra))
 
     def assertRefused(self, r, reason, path=None):
         err = r.stderr.decode(errors="replace")

@@ -197,13 +197,18 @@ class Cache(TempDirTest):
         self.assertRefused(self.read(self.a), "modified", self.a)
 
     def test_processes_racing_to_record(self):
+        """Eight processes opening a cold model at once: each file is hashed by one of them, the
+        others wait for its record."""
         procs = [subprocess.Popen([PYTHON, "-c", READ, self.a, self.b], env=self.env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE) for _ in range(8)]
+        hashed = 0
         for p in procs:
             out, err = p.communicate(timeout=120)
             self.assertEqual(p.returncode, 0, err)
             self.assertEqual(out, self.data_a + self.data_b)
             self.assertNotIn(b"damaged", err)
+            hashed += err.count(b"(hashed)")
+        self.assertEqual(hashed, 2)
         self.assertEqual(len(self.records()), 2)
         self.assertEqual([n for n in os.listdir(self.cache) if n.startswith(".")], [])
         self.assertServed(self.read(self.a, self.b), self.data_a + self.data_b, ["machine cache", "machine cache"])
