@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <algorithm>
 #include <unistd.h>
@@ -184,10 +183,15 @@ UniqueFd VersionCache::claim(const Scope& scope, const FileIdentity& id, unsigne
     if (!fd) return fd;
     struct stat st;
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || !untrusted_owner(st).empty()) return UniqueFd();
-    // Polled rather than blocking, so that a holder that never lets go costs a bounded wait.
+    // A POSIX record lock: held by this process alone (a child forked meanwhile does not inherit
+    // it), and polled rather than waited for, so that a holder that never lets go costs a
+    // bounded wait.
+    struct flock lk {};
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET;
     unsigned waited = 0;
-    for (unsigned pause = 1; ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0; pause = std::min(pause * 2, 20u)) {
-      if (errno != EWOULDBLOCK && errno != EINTR) return UniqueFd();
+    for (unsigned pause = 1; ::fcntl(fd.get(), F_SETLK, &lk) != 0; pause = std::min(pause * 2, 20u)) {
+      if (errno != EACCES && errno != EAGAIN && errno != EINTR) return UniqueFd();
       if (waited >= wait_ms) return UniqueFd();
       ::usleep(pause * 1000);
       waited += pause;

@@ -162,3 +162,47 @@ TEST_CASE("check_fd hashes through the descriptor without moving its offset") {
   CHECK(::lseek(fd.get(), 0, SEEK_CUR) == 3);
   CHECK(identity_of(fd.get(), "w.bin").size == 10);
 }
+
+// verify_model() records what it hashed with nothing able to change it unseen; open_verified()
+// of such a file needs no hashing while it keeps that version (issue 18).
+TEST_CASE("verify_model then open_verified: the recorded version, and only it") {
+  TempModel t;
+  const std::string data = random_bytes(300000, 7);
+  t.write("w.bin", data);
+  t.write("sub/b.bin", "bee");
+  t.sign(65536);
+  ::usleep(30000);   // a version changed within the last clock tick is not recorded
+  VerifiedModel vm = verify_model(t.model(), t.policy);
+  REQUIRE(vm.verified_files().size() == 2);
+  const VerifiedFile* f = vm.verified_file("w.bin");
+  REQUIRE(f);
+  CHECK(f->digests.size() == 5);   // 300000 bytes in 64 KiB shards
+  CHECK(vm.verified_file("missing") == nullptr);
+  UniqueFd fd = open_verified(vm, "w.bin");
+  CHECK(::lseek(fd.get(), 0, SEEK_CUR) == 0);
+  // A rewrite gives the file a new version: it is hashed again, and refused if changed.
+  std::string changed = data;
+  changed[1000] ^= 1;
+  t.write("w.bin", changed);
+  CHECK(status_of([&] { open_verified(vm, "w.bin"); }) == Status::not_trusted);
+  t.write("w.bin", data);
+  CHECK(open_verified(vm, "w.bin"));
+}
+
+TEST_CASE("preverify hashes every listed file, leaving out what does not match") {
+  TempModel t;
+  t.write("a.bin", random_bytes(200000, 1));
+  t.write("sub/b.bin", random_bytes(1000, 2));
+  t.write("c.bin", "cee");
+  t.sign(65536);
+  t.write("c.bin", "CEE");
+  fs::remove(t.model() / "sub" / "b.bin");
+  ::usleep(30000);
+  VerifiedModel vm = t.verified();
+  auto files = preverify(vm);
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].name == "a.bin");
+  CHECK(files[0].digests.size() == 4);
+  // What the caller already knows is not hashed.
+  CHECK(preverify(vm, 0, [](const std::string&, const FileIdentity&) { return true; }).empty());
+}

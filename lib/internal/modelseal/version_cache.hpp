@@ -45,9 +45,9 @@ class VersionCache {
   bool store(const Scope& scope, const FileIdentity& id, const std::vector<Range>& ranges,
              const std::vector<Digest>& digests) const noexcept;
 
-  // An exclusive claim on hashing this version (a lock file beside its record), so that processes
-  // opening it at the same moment hash it once: the others wait for the claim, then find the
-  // record. Invalid when it cannot be had within `wait_ms` (then hash without it).
+  // An exclusive claim on hashing this version (a lock on a file beside its record), so that
+  // processes opening it at the same moment hash it once: the others wait for the claim, then
+  // find the record. Invalid when it cannot be had within `wait_ms` (then hash without it).
   UniqueFd claim(const Scope& scope, const FileIdentity& id, unsigned wait_ms = 60000) const noexcept;
 
   const std::string& path() const { return path_; }
