@@ -29,6 +29,7 @@ ModelTree signed_tree(const fs::path& model, const SignOptions& opts, Serializat
   if (fs::is_directory(model, ec)) {
     std::set<std::string, decltype(&name_less)> ignores(&name_less);
     for (auto d : kDefaultIgnores) ignores.emplace(d);
+    ignores.emplace(kHfDownloadMetadata);
     fs::path sig = opts.signature.empty() ? default_signature_path(model) : opts.signature;
     if (auto rel = relative_ignore_path(model, fs::absolute(sig, ec).string())) ignores.insert(*rel);
     for (const auto& ig : opts.ignore_paths) {
@@ -38,7 +39,7 @@ ModelTree signed_tree(const fs::path& model, const SignOptions& opts, Serializat
     }
     ser.ignore_paths.assign(ignores.begin(), ignores.end());
   }
-  return walk_model(model, {ser.ignore_paths, ser.allow_symlinks});
+  return walk_model(model, {ser.ignore_paths, ser.allow_symlinks, {}});
 }
 
 // Refuses content that runs code when loaded (pickle globals, Lambda layers, malformed

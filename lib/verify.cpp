@@ -1,6 +1,7 @@
 #include "modelseal/verify.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <unordered_set>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@ WalkOptions verifier_walk_options(const fs::path& model, const fs::path& sig, co
   WalkOptions w;
   w.allow_symlinks = m.serialization.allow_symlinks || opts.insecure_allow_symlinks;
   w.ignore_paths = m.serialization.signer_ignores();
+  if (opts.hf_cache) w.symlink_dir = hf_cache_blobs(model);
   for (const auto& ig : opts.ignore_paths)
     if (auto rel = relative_ignore_path(model, ig)) w.ignore_paths.push_back(*rel);
   std::error_code ec;
@@ -31,6 +33,39 @@ WalkOptions verifier_walk_options(const fs::path& model, const fs::path& sig, co
     if (auto rel = relative_ignore_path(model, abs_sig.string())) w.ignore_paths.push_back(*rel);
   }
   return w;
+}
+
+// What to try when verification failed for a reason that is most often a layout, not an attack:
+// symlinks of a Hugging Face cache, or an unlisted file that tools and editors leave behind.
+std::string failure_hint(const fs::path& model, const VerifyOptions& opts, const std::vector<FileCheck>& files) {
+  for (const auto& f : files) {
+    if (f.ok) continue;
+    if (f.reason.find("symlink") != std::string::npos) {
+      if (opts.hf_cache) return "a Hugging Face snapshot's links must resolve to files in its own blobs/";
+      try {
+        hf_cache_blobs(model);
+        return "this is a Hugging Face cache snapshot: --hf-cache follows its links into the cache's blobs/";
+      } catch (const Error&) {
+      }
+      return f.name + " is a symlink, the signature lists a regular file: replace it by the file it names "
+                      "(--insecure-allow-symlinks follows every symlink)";
+    }
+    if (f.reason.rfind("unlisted", 0) != 0) continue;
+    const std::string base = f.name.substr(f.name.rfind('/') + 1);
+    std::string top = f.name.substr(0, f.name.find('/'));
+    if (f.name.rfind(".cache/huggingface/", 0) == 0)
+      return ".cache/huggingface/ is what 'hf download --local-dir' leaves behind: leave it out with "
+             "--ignore .cache/huggingface (modelseal sign leaves it out by default)";
+    static const char* const kMetadata[] = {".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints",
+                                            "__pycache__", "__MACOSX"};
+    for (const char* m : kMetadata)
+      if (base == m || top == m || f.name.find(std::string("/") + m + "/") != std::string::npos)
+        return f.name + " looks like metadata an editor, notebook or OS left behind: remove it, or leave it out "
+                        "with --ignore " + (base == m ? f.name : f.name.substr(0, f.name.find(m) + std::strlen(m)));
+    if (base.ends_with("~") || base.ends_with(".swp") || base.ends_with(".bak") || base.ends_with(".orig"))
+      return f.name + " looks like a backup or swap file: remove it, or leave it out with --ignore " + f.name;
+  }
+  return {};
 }
 
 // The name the verifier expects the model to have: given, or the folder's (file's) own name.
@@ -133,6 +168,7 @@ VerifiedModel verify_signature(const fs::path& model, const Policy& policy, cons
     AuthenticatedPayload payload = policy.authenticate(bundle.envelope, bundle.material, sig_name);
     vm.root_ = model;
     vm.single_file_ = !S_ISDIR(st.st_mode);
+    if (opts.hf_cache) vm.symlink_dir_ = hf_cache_blobs(model);
     vm.manifest_ = Manifest::from_statement(payload);
     vm.root_digest_ = vm.manifest_.root();
     vm.build_index();
@@ -228,7 +264,7 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       std::string msg = "model does not match its signature: " + first->name + ": " + first->reason;
       if (failed > 1) msg += " (and " + std::to_string(failed - 1) + " more)";
       // Unreadable files alone are an I/O error; anything else means the model is not trusted.
-      throw Error(any_untrusted ? Status::not_trusted : Status::io, msg);
+      throw Error(any_untrusted ? Status::not_trusted : Status::io, msg, failure_hint(model, opts, report.files));
     }
     std::sort(vm.verified_.begin(), vm.verified_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     vm.files_checked_ = true;

@@ -1,6 +1,7 @@
 #include "modelseal/walk.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <sys/stat.h>
 
@@ -23,8 +24,10 @@ std::string special_kind(mode_t m) {
   return "special file";
 }
 
-// Classifies one entry from its lstat; follows a symlink only when allowed.
-ModelFile classify(const fs::path& path, std::string name, const struct stat& lst, bool allow_symlinks) {
+// Classifies one entry from its lstat; follows a symlink only when allowed, or (with a
+// `symlink_dir`) only to a regular file inside that folder, then read at its real path.
+ModelFile classify(const fs::path& path, std::string name, const struct stat& lst, const WalkOptions& opts) {
+  const bool allow_symlinks = opts.allow_symlinks;
   ModelFile f;
   f.name = std::move(name);
   f.path = path;
@@ -36,6 +39,18 @@ ModelFile classify(const fs::path& path, std::string name, const struct stat& ls
     f.kind = EntryKind::symlink;
     f.kind_detail = "symlink";
     struct stat st;
+    if (!opts.symlink_dir.empty() && !allow_symlinks) {
+      auto real = resolves_inside(path, opts.symlink_dir);
+      if (!real || ::lstat(real->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        f.kind_detail = "symlink that does not resolve to a file in the cache's blobs/";
+        return f;
+      }
+      f.kind = EntryKind::regular;
+      f.kind_detail.clear();
+      f.path = *real;
+      fill_stat(f, st);
+      return f;
+    }
     if (!allow_symlinks) return f;
     if (::stat(path.c_str(), &st) != 0) {
       f.kind_detail = "dangling symlink";
@@ -69,11 +84,32 @@ void walk_dir(const fs::path& dir, const std::string& prefix, const WalkOptions&
       walk_dir(p, name, opts, out);
       continue;
     }
-    out.push_back(classify(p, std::move(name), lst, opts.allow_symlinks));
+    out.push_back(classify(p, std::move(name), lst, opts));
   }
 }
 
 }  // namespace
+
+fs::path hf_cache_blobs(const fs::path& snapshot) {
+  std::error_code ec;
+  fs::path real = fs::canonical(snapshot, ec);
+  const std::string hint = "a Hugging Face cache snapshot is REPO/snapshots/REVISION, beside REPO/blobs";
+  if (ec || !fs::is_directory(real, ec) || real.parent_path().filename() != "snapshots")
+    throw usage_error("not a snapshot folder of a Hugging Face cache: " + snapshot.string(), hint);
+  fs::path blobs = real.parent_path().parent_path() / "blobs";
+  struct stat st;
+  if (::lstat(blobs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw usage_error("the Hugging Face cache of " + snapshot.string() + " has no blobs/ folder", hint);
+  return blobs;
+}
+
+std::optional<fs::path> resolves_inside(const fs::path& link, const fs::path& dir) {
+  char real[PATH_MAX];
+  if (!::realpath(link.c_str(), real)) return std::nullopt;
+  const std::string r = real, d = dir.string();
+  if (r.size() <= d.size() + 1 || r.compare(0, d.size(), d) != 0 || r[d.size()] != '/') return std::nullopt;
+  return fs::path(r);
+}
 
 bool name_less(std::string_view a, std::string_view b) {
   // Component-wise order equals byte order with '/' ranked below every other byte.
@@ -160,7 +196,9 @@ ModelTree walk_model(const fs::path& model, const WalkOptions& opts) {
     // A single-file model: its one resource is named by its base name; a symlink given as the
     // model itself is what the user asked for, so it is followed.
     tree.single_file = true;
-    tree.files.push_back(classify(model, tree.model_name, st, true));
+    WalkOptions follow = opts;
+    follow.allow_symlinks = true;
+    tree.files.push_back(classify(model, tree.model_name, st, follow));
   }
   std::sort(tree.files.begin(), tree.files.end(),
             [](const ModelFile& a, const ModelFile& b) { return name_less(a.name, b.name); });

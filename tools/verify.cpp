@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-allow-symlinks", allow_symlinks,
                "Follow symlinks even when the signature was made without them");
   app.add_flag("--allow-symlinks", old_allow_symlinks)->group("");   // the old spelling
+  bool hf_cache = false;
+  app.add_flag("--hf-cache", hf_cache,
+               "MODEL is a Hugging Face cache snapshot (REPO/snapshots/REV): follow a symlink only to a file in "
+               "that cache's own blobs/");
   app.add_flag("--insecure-ignore-unsigned-files,--insecure-ignore-unlisted-files", ignore_unsigned,
                "Accept files that the signature does not list (they stay unverified)");
   app.add_flag("--json", as_json, "Print a JSON report (schemas/verify-report.schema.json)");
@@ -76,6 +80,7 @@ int main(int argc, char** argv) {
     opts.ignore_paths = ignores;
     opts.model_name = model_name;
     opts.insecure_allow_symlinks = allow_symlinks || old_allow_symlinks;
+    opts.hf_cache = hf_cache;
     opts.insecure_ignore_unlisted_files = ignore_unsigned;
     opts.hash.threads = threads;
     if (record) {   // before hashing: a cache that cannot be used is the operator's to fix

@@ -54,8 +54,16 @@ UniqueFd open_listed(const VerifiedModel& model, std::string_view name) {
     }
     const bool follow = model.manifest().serialization.allow_symlinks;
     fd = UniqueFd(::openat(dir.get(), std::string(rest).c_str(), file_flags | (follow ? 0 : O_NOFOLLOW)));
-    if (!fd) throw errno == ELOOP ? untrusted("is a symlink, signed as a regular file: " + display)
-                                  : errno_error("cannot open", display, errno);
+    if (!fd && errno == ELOOP && !model.symlink_dir().empty()) {
+      // A Hugging Face snapshot: a link into the cache's own blobs/, read at its real path.
+      auto real = resolves_inside(display, model.symlink_dir());
+      if (!real) throw untrusted("is a symlink that does not resolve to a file in the cache's blobs/: " + display);
+      fd = UniqueFd(::open(real->c_str(), file_flags | O_NOFOLLOW));
+      if (!fd) throw errno_error("cannot open", real->string(), errno);
+    } else if (!fd) {
+      throw errno == ELOOP ? untrusted("is a symlink, signed as a regular file: " + display)
+                           : errno_error("cannot open", display, errno);
+    }
   }
   identity_of(fd.get(), display);  // a regular file, or not trusted
   ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);

@@ -93,6 +93,7 @@ void load_config() noexcept {
       write_stderr(std::string("modelseal: unknown MODELSEAL_MODE \"") + mode + "\", enforcing\n");
     c.scan = env_flag("MODELSEAL_SCAN");
     c.verbose = env_flag("MODELSEAL_VERBOSE");
+    c.hf_cache = env_flag("MODELSEAL_HF_CACHE");
     if (const char* s = env("MODELSEAL_PRIVATE_COPY_MAX")) c.copy_max = parse_size(s);
     char buf[PATH_MAX + 1];
     const std::string cwd = ::getcwd(buf, sizeof buf) && buf[0] == '/' ? buf : "";

@@ -19,6 +19,7 @@ struct Config {
   std::string policy_error;         // why there is no policy
   bool warn = false, scan = false, verbose = false;
   bool preverify_model = false;     // MODELSEAL_PREVERIFY=model
+  bool hf_cache = false;            // MODELSEAL_HF_CACHE=1
   uint64_t copy_max = 0;            // MODELSEAL_PRIVATE_COPY_MAX
   std::optional<VersionCache> cache;   // MODELSEAL_CACHE_DIR, or $XDG_RUNTIME_DIR/modelseal-cache
 };

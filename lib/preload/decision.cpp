@@ -110,7 +110,8 @@ std::string scan_verdict(int fd, std::string_view name) {
 
 }  // namespace
 
-void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use use, Decision& d) {
+void judge(int fd, Target* root, std::string_view name, bool via_symlink, std::string_view real, Use use,
+           Decision& d) {
   const Config& c = config();
   struct stat st;
   if (::fstat(fd, &st) != 0) {
@@ -141,8 +142,15 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use us
   }
   const VerifiedModel& vm = *d.model;
   if (via_symlink && !vm.manifest().serialization.allow_symlinks) {
-    d.reason = "reached through a symlink, which the signature does not allow";
-    return;
+    // A Hugging Face snapshot's link into its cache's own blobs/ (MODELSEAL_HF_CACHE) is followed.
+    const std::string blobs = vm.symlink_dir().string();
+    const bool into_blobs = !blobs.empty() && real.size() > blobs.size() + 1 && real.starts_with(blobs) &&
+                            real[blobs.size()] == '/';
+    if (!into_blobs) {
+      d.reason = blobs.empty() ? "reached through a symlink, which the signature does not allow"
+                               : "a symlink that does not resolve to a file in the cache's blobs/";
+      return;
+    }
   }
   if (vm.resources_for(name).empty() && c.policy->insecure_ignore_unlisted_files() && use == Use::data) {
     d.allow = true;

@@ -30,6 +30,8 @@ struct Decision {
 
 // Decides on `fd`, an open file named `name` below the target `root` (nullptr when the root
 // names nothing now). Fills `d` as far as it gets; throws Error when a check fails.
-void judge(int fd, Target* root, std::string_view name, bool via_symlink, Use use, Decision& d);
+// `real` is where the open landed (the kernel's path; may be empty when it cannot be named).
+void judge(int fd, Target* root, std::string_view name, bool via_symlink, std::string_view real, Use use,
+           Decision& d);
 
 }  // namespace modelseal::preload

@@ -71,6 +71,7 @@ struct Found {
   Target* root = nullptr;   // nullptr when the root names nothing now
   std::string name;
   bool via_symlink = false;
+  std::string real;         // where the open landed
 };
 
 std::string basename_of(const std::string& p) { return p.substr(p.rfind('/') + 1); }
@@ -85,7 +86,7 @@ Found find_root(const std::vector<RootView>& roots, const std::string& real, con
     for (const auto& v : roots) {
       auto rel = relative_to(lexical, *v.given);
       if (!rel) continue;
-      Found f{true, v.now().get(), std::string(*rel), false};
+      Found f{true, v.now().get(), std::string(*rel), false, {}};
       if (f.root) {
         std::string expected = f.root->single_file ? f.root->path : normalize(f.root->path, *rel);
         if (f.root->single_file) f.name = basename_of(f.root->path);
@@ -100,7 +101,7 @@ Found find_root(const std::vector<RootView>& roots, const std::string& real, con
       if (!t) continue;
       auto rel = relative_to(real, t->path);
       if (!rel) continue;
-      return {true, t.get(), t->single_file ? basename_of(t->path) : std::string(*rel), false};
+      return {true, t.get(), t->single_file ? basename_of(t->path) : std::string(*rel), false, {}};
     }
   }
   return {};
@@ -238,6 +239,7 @@ Landed land(int dirfd, const char* path, int flags, mode_t mode) {
   }
   const auto roots = resolve_roots();
   l.found = find_root(roots, real, lexical);
+  l.found.real = real;   // the kernel's path when a symlink was followed
   l.unknown = l.unknown && !l.found.below && maybe_below(roots, fd.get());
   l.shown = l.found.via_symlink || real.empty() ? (lexical.empty() ? path : lexical) : real;
   l.fd = std::move(fd);
@@ -253,7 +255,7 @@ Decision decide(const Landed& l, Use use) {
     return d;
   }
   try {
-    judge(l.fd.get(), l.found.root, l.found.name, l.found.via_symlink, use, d);
+    judge(l.fd.get(), l.found.root, l.found.name, l.found.via_symlink, l.found.real, use, d);
   } catch (const std::bad_alloc&) {
     d.allow = false;
     d.reason = "out of memory";

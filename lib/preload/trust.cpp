@@ -117,6 +117,15 @@ std::shared_ptr<const VerifiedModel> model_of(Target& t, std::string& error) {
     try {
       VerifyOptions opts;
       opts.signature = t.signature;
+      // MODELSEAL_HF_CACHE: a root that is a Hugging Face cache snapshot follows its links into the
+      // cache's blobs/ (a root that is not one is verified as usual).
+      if (c.hf_cache && !t.single_file) {
+        try {
+          hf_cache_blobs(t.path);
+          opts.hf_cache = true;
+        } catch (const Error&) {
+        }
+      }
       t.model = std::make_shared<const VerifiedModel>(verify_signature(t.path, *c.policy, opts));
     } catch (const Error& e) {
       t.error = std::string("signature not trusted: ") + e.what();

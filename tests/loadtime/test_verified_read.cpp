@@ -206,3 +206,32 @@ TEST_CASE("preverify hashes every listed file, leaving out what does not match")
   // What the caller already knows is not hashed.
   CHECK(preverify(vm, 0, [](const std::string&, const FileIdentity&) { return true; }).empty());
 }
+
+// A Hugging Face cache snapshot (issue 16): with VerifyOptions::hf_cache, a link into the
+// cache's own blobs/ is read; a link anywhere else is refused.
+TEST_CASE("hf_cache: links into the cache's blobs/ only") {
+  TempModel t;
+  const std::string data = random_bytes(5000, 3);
+  t.write("w.bin", data);
+  t.sign();
+  const fs::path repo = t.dir / "models--org--m", snap = repo / "snapshots" / "rev";
+  fs::create_directories(repo / "blobs");
+  fs::create_directories(snap);
+  std::ofstream(repo / "blobs" / "b1", std::ios::binary) << data;
+  fs::create_symlink("../../blobs/b1", snap / "w.bin");
+  fs::copy_file(t.model() / "model.sig", snap / "model.sig");
+  VerifyOptions o;
+  o.model_name = "m";
+  CHECK(status_of([&] { verify_model(snap, t.policy, o); }) == Status::not_trusted);
+  o.hf_cache = true;
+  VerifiedModel vm = verify_model(snap, t.policy, o);
+  CHECK(read_verified(vm, "w.bin") == data);
+  CHECK(open_verified(vm, "w.bin"));
+  std::ofstream(t.dir / "outside", std::ios::binary) << data;
+  fs::remove(snap / "w.bin");
+  fs::create_symlink(t.dir / "outside", snap / "w.bin");
+  CHECK(status_of([&] { read_verified(vm, "w.bin"); }) == Status::not_trusted);
+  CHECK(what_of([&] { open_verified(vm, "w.bin"); }).find("blobs/") != std::string::npos);
+  o.hf_cache = true;
+  CHECK(status_of([&] { verify_signature(t.model(), t.policy, o); }) == Status::usage);
+}

@@ -28,6 +28,10 @@ struct VerifyOptions {
   // Symlinks are followed (their target's content checked under the link's name) even when the
   // signature says it was made without them.
   bool insecure_allow_symlinks = false;
+  // A Hugging Face cache snapshot (REPO/snapshots/REV, files linked into REPO/blobs/): a symlink
+  // is followed only if it resolves to a regular file inside that cache's own blobs/ folder,
+  // whose content is then checked under the link's name. Any other symlink is refused.
+  bool hf_cache = false;
   // Files on disk that the signature does not list are skipped instead of refused.
   bool insecure_ignore_unlisted_files = false;
   HashOptions hash;
@@ -98,6 +102,9 @@ class VerifiedModel {
   const Digest& policy_fingerprint() const { return policy_fingerprint_; }
   // The files verify_model() hashed and found equal, with nothing able to change them unseen.
   const std::vector<VerifiedFile>& verified_files() const { return verified_; }
+  // With VerifyOptions::hf_cache, the cache's blobs/ folder (a real path): symlinks resolving to
+  // a regular file inside it are followed. Empty otherwise.
+  const std::filesystem::path& symlink_dir() const { return symlink_dir_; }
   const VerifiedFile* verified_file(std::string_view name) const;
 
  private:
@@ -115,6 +122,7 @@ class VerifiedModel {
   VerifyReport report_;
   Digest signature_digest_{}, policy_fingerprint_{};
   std::vector<VerifiedFile> verified_;
+  std::filesystem::path symlink_dir_;
 };
 
 // Authenticates the signature and parses the manifest from the verified bytes; does not read

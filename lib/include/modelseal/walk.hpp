@@ -45,7 +45,18 @@ struct ModelTree {
 struct WalkOptions {
   std::vector<std::string> ignore_paths;  // relative to the model root, POSIX
   bool allow_symlinks = false;
+  // When set (a real path), a symlink is followed if, and only if, it resolves to a regular file
+  // inside this folder: a Hugging Face cache's blobs/ (hf_cache_blobs()). The file is then read
+  // at its resolved path.
+  std::filesystem::path symlink_dir;
 };
+
+// The blobs/ folder of the Hugging Face cache that `snapshot` (REPO/snapshots/REV) belongs to,
+// as a real path; Error(usage) if `snapshot` is not such a folder.
+std::filesystem::path hf_cache_blobs(const std::filesystem::path& snapshot);
+
+// The real path of `link` when it resolves to a regular file inside `dir` (a real path).
+std::optional<std::filesystem::path> resolves_inside(const std::filesystem::path& link, const std::filesystem::path& dir);
 
 // Throws Error(io) if `model` does not exist or cannot be listed. Non-regular entries are
 // returned with their kind so that the caller decides (sign refuses, verify reports).

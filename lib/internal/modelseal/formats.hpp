@@ -21,6 +21,8 @@ inline constexpr std::string_view kSignatureSuffix = ".sig";
 // Ignored by default when signing (and recorded in ignore_paths), as the reference does.
 inline constexpr std::array<std::string_view, 4> kDefaultIgnores = {".git", ".gitattributes", ".github",
                                                                     ".gitignore"};
+// Also left out by `sign` (and recorded): what `hf download --local-dir` writes beside a model.
+inline constexpr std::string_view kHfDownloadMetadata = ".cache/huggingface";
 
 // Upper bounds on untrusted input.
 inline constexpr size_t kMaxBundleBytes = 64u << 20;   // a bundle of ~300k resources
