@@ -9,6 +9,7 @@
 #include <vector>
 #include <unistd.h>
 #include "modelseal/version.hpp"
+#include "suggest.hpp"
 
 namespace {
 
@@ -38,23 +39,6 @@ void usage(FILE* out) {
                "  ./bert: OK (12 files, sha256:9274..., signed by 3f1c0a...)\n");
 }
 
-// Levenshtein distance, for "did you mean".
-size_t distance(const std::string& a, const std::string& b) {
-  std::string_view x = a, y = b;
-  std::vector<size_t> row(y.size() + 1);
-  for (size_t j = 0; j <= y.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= x.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= y.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (x[i - 1] == y[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[y.size()];
-}
-
 bool known_command(const std::string& cmd) {
   for (const auto& c : kCommands)
     if (cmd == c[0]) return true;
@@ -62,10 +46,10 @@ bool known_command(const std::string& cmd) {
 }
 
 int unknown_command(const std::string& cmd) {
-  const char* best = nullptr;
-  size_t best_d = 3;   // at most two edits away
-  for (const auto& c : kCommands)
-    if (size_t d = distance(cmd, c[0]); d < best_d) best_d = d, best = c[0];
+  std::vector<std::string_view> names;
+  for (const auto& c : kCommands) names.push_back(c[0]);
+  const std::string nearest = modelseal::tool::nearest(cmd, names);
+  const char* best = nearest.empty() ? nullptr : nearest.c_str();
   if (best)
     std::fprintf(stderr, "modelseal: unknown command: %s\nhint: did you mean 'modelseal %s'?\n", cmd.c_str(), best);
   else

@@ -114,6 +114,31 @@ class Output(CliTest):
         p = subprocess.run([exe, "help", "verify", "sign"], capture_output=True)
         self.assertEqual(p.returncode, 2)
 
+    def test_options_follow_conventions(self):
+        """Unknown flags get a "did you mean" and are reported before a missing argument; -key is
+        --key, not -k ey; model_signing's spellings are aliases; error text keeps its capitals."""
+        for argv, first, hint in [
+                (["verify", "--pubic-key", "x"], "modelseal: unknown option --pubic-key", "hint: did you mean --public-key?"),
+                (["sign", "--shard-sise", "1M"], "modelseal: unknown option --shard-sise", "hint: did you mean --shard-size?"),
+                (["verify", "--zzzzzz"], "modelseal: unknown option --zzzzzz", "hint: see 'modelseal verify --help'"),
+                (["verify"], "modelseal: MODEL is required", "hint: see 'modelseal verify --help'")]:
+            with self.subTest(argv=argv):
+                r = run(*argv)
+                self.assertEqual(r.rc, 2, r)
+                self.assertEqual(r.err.splitlines(), [first, hint])
+        r = run("sign", self.model, "-key", self.key, "-q")
+        self.assertEqual(r.rc, 0, r)
+        sig = os.path.join(self.model, "model.sig")
+        os.remove(sig)
+        elsewhere = os.path.join(self.tmp, "elsewhere.sig")
+        r = run("sign", self.model, "--private-key", self.key, "--signature", elsewhere, "--ignore-paths",
+                "config.json", "-q")
+        self.assertEqual(r.rc, 0, r)
+        self.assertFalse(os.path.exists(sig))
+        for spelling in ["--public_key", "--public-key", "-public-key"]:
+            r = run("verify", self.model, spelling, self.pub, "--signature", elsewhere, "--ignore-paths", "config.json")
+            self.assertEqual(r.rc, 0, r)
+
     def test_no_progress_without_a_terminal(self):
         r = self.sign()
         self.assertNotIn("\r", r.err)
