@@ -1,7 +1,6 @@
 #include "modelseal/verify.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <unordered_set>
 #include <sys/stat.h>
@@ -50,19 +49,13 @@ std::string failure_hint(const fs::path& model, const VerifyOptions& opts, const
       continue;   // a symlink anywhere else is what an attack looks like: no way around it is offered
     }
     if (f.reason.rfind("unlisted", 0) != 0) continue;
-    const std::string base = f.name.substr(f.name.rfind('/') + 1);
-    std::string top = f.name.substr(0, f.name.find('/'));
-    if (f.name.rfind(".cache/huggingface/", 0) == 0)
+    auto clutter = clutter_path(f.name);
+    if (!clutter) continue;
+    if (*clutter == kHfDownloadMetadata)
       return ".cache/huggingface/ is what 'hf download --local-dir' leaves behind: leave it out with "
              "--ignore .cache/huggingface (modelseal sign leaves it out by default)";
-    static const char* const kMetadata[] = {".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints",
-                                            "__pycache__", "__MACOSX"};
-    for (const char* m : kMetadata)
-      if (base == m || top == m || f.name.find(std::string("/") + m + "/") != std::string::npos)
-        return f.name + " looks like metadata an editor, notebook or OS left behind: remove it, or leave it out "
-                        "with --ignore " + (base == m ? f.name : f.name.substr(0, f.name.find(m) + std::strlen(m)));
-    if (base.ends_with("~") || base.ends_with(".swp") || base.ends_with(".bak") || base.ends_with(".orig"))
-      return f.name + " looks like a backup or swap file: remove it, or leave it out with --ignore " + f.name;
+    return f.name + " looks like what an editor, notebook or OS leaves behind: remove it, or leave it out with "
+                    "--ignore " + *clutter;
   }
   return {};
 }
@@ -226,9 +219,14 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       }
       to_hash.push_back(f);
     }
+    std::vector<std::string> user_ignores;   // --ignore, relative to the model
+    for (const auto& ig : opts.ignore_paths)
+      if (auto rel = relative_ignore_path(model, ig)) user_ignores.push_back(*rel);
     for (const auto& [path, idx] : vm.index_) {
       std::string name = tree.single_file ? tree.model_name : path;
-      if (!on_disk.count(name)) checks[name] = {name, false, "missing"};
+      if (on_disk.count(name)) continue;
+      checks[name] = {name, false, is_ignored(name, user_ignores) ? "left out by --ignore, but the signature lists it"
+                                                                  : "missing"};
     }
 
     HashOptions ho = opts.hash;

@@ -111,6 +111,24 @@ std::optional<fs::path> resolves_inside(const fs::path& link, const fs::path& di
   return fs::path(r);
 }
 
+std::optional<std::string> clutter_path(std::string_view name) {
+  if (name.starts_with(".cache/huggingface/")) return std::string(".cache/huggingface");
+  static constexpr std::string_view kNames[] = {".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints",
+                                                "__pycache__", "__MACOSX"};
+  // A component with one of these names: the path up to and including it.
+  for (size_t start = 0; start <= name.size();) {
+    size_t end = std::min(name.find('/', start), name.size());
+    std::string_view comp = name.substr(start, end - start);
+    for (auto n : kNames)
+      if (comp == n) return std::string(name.substr(0, end));
+    start = end + 1;
+  }
+  const std::string_view base = name.substr(name.rfind('/') + 1);
+  for (std::string_view suffix : {"~", ".swp", ".bak", ".orig"})
+    if (base.size() > suffix.size() && base.ends_with(suffix)) return std::string(name);
+  return std::nullopt;
+}
+
 bool name_less(std::string_view a, std::string_view b) {
   // Component-wise order equals byte order with '/' ranked below every other byte.
   auto rank = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };

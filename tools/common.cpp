@@ -18,6 +18,7 @@
 #include "modelseal/audit.hpp"
 #include "modelseal/encoding.hpp"
 #include "modelseal/version.hpp"
+#include "modelseal/walk.hpp"
 #include "modelseal/json.hpp"
 
 namespace fs = std::filesystem;
@@ -274,6 +275,19 @@ CLI::Option* add_size_option(CLI::App& app, const std::string& name, uint64_t& v
     }
   };
   return app.add_option(name, value, help)->transform(CLI::Validator(check, "SIZE"));
+}
+
+void check_ignores(const std::string& model, const std::vector<std::string>& ignores, bool quiet) {
+  for (const auto& ig : ignores) {
+    if (ig.find_first_of("*?[") != std::string::npos)
+      throw usage_error("--ignore takes paths, not globs: " + ig, "name each path to leave out: --ignore logs --ignore tmp/run.txt");
+    auto rel = relative_ignore_path(model, ig);
+    if (!rel) continue;   // outside the model: sign refuses it, verify has nothing to leave out
+    std::error_code ec;
+    if (!quiet && !std::filesystem::exists(std::filesystem::symlink_status(std::filesystem::path(model) / *rel, ec)))
+      std::fprintf(stderr, "modelseal: warning: --ignore %s matches nothing in %s\n", printable(ig).c_str(),
+                   printable(model).c_str());
+  }
 }
 
 }  // namespace modelseal::tool

@@ -85,6 +85,10 @@ inline std::string count_of(size_t n, const std::string& noun) {
 // Adds the options every program has.
 void add_common(CLI::App& app, bool& quiet);
 
+// Checks --ignore paths given for MODEL: a glob is a usage error (paths only), and a path that
+// names nothing in the model gets a warning on stderr (unless `quiet`).
+void check_ignores(const std::string& model, const std::vector<std::string>& ignores, bool quiet);
+
 // A size: bytes, or with a K, M, G or T suffix (powers of 1024; "256M", "1GiB"). Error(usage)
 // naming `text` when it is none.
 uint64_t parse_size(const std::string& text);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   app.footer("Example:\n  $ modelseal digest ./bert\n  sha256:92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4");
   return tool::run(app, argc, argv, [&] {
     SignOptions opts;
+    tool::check_ignores(model, ignores, quiet);
     opts.ignore_paths = ignores;
     opts.allow_symlinks = allow_symlinks;
     opts.shard_size = shard_size;

@@ -1,6 +1,8 @@
 // modelseal sign: sign a model directory or file.
 #include <cstdio>
 
+#include <set>
+
 #include "common.hpp"
 
 #include <ctime>
@@ -8,6 +10,7 @@
 #include "modelseal/pkcs11.hpp"
 #include "modelseal/signing_cert.hpp"
 #include "modelseal/sign.hpp"
+#include "modelseal/encoding.hpp"
 #include "modelseal/json.hpp"
 
 using namespace modelseal;
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
     const std::vector<const SigningKey*>& ptrs = loaded.ptrs;
     SignOptions opts;
     opts.signature = sig;
+    tool::check_ignores(model, ignores, quiet);
     opts.ignore_paths = ignores;
     opts.model_name = model_name;
     if (!cert_chain.empty() && signing_cert.empty())
@@ -78,6 +82,17 @@ int main(int argc, char** argv) {
     audit.fields["model_digest"] = "sha256:" + digest_hex(r.manifest.root());
     audit.fields["keyids"] = json::array();
     for (const SigningKey* k : ptrs) audit.fields["keyids"].push_back(k->public_key().keyid());
+    if (!quiet) {
+      // Signed because it was there; said, since such files usually are not meant to be.
+      std::set<std::string> clutter;
+      for (const auto& res : r.manifest.resources) {
+        auto shard = r.manifest.serialization.method == Method::shards ? parse_shard_name(res.name) : std::nullopt;
+        if (auto c = clutter_path(shard ? shard->path : res.name)) clutter.insert(*c);
+      }
+      for (const auto& c : clutter)
+        std::fprintf(stderr, "modelseal: warning: signed %s, which looks like what an editor, notebook or OS leaves "
+                             "behind (leave it out with --ignore %s)\n", printable(c).c_str(), printable(c).c_str());
+    }
     if (!quiet)
       std::fprintf(stderr, "modelseal: signed %s (%s, sha256:%s) -> %s\n", model.c_str(),
                    tool::count_of(r.manifest.resources.size(), "resource").c_str(), digest_hex(r.manifest.root()).c_str(), r.signature.c_str());

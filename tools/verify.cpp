@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
                         : tool::load_policy(pubkeys, policy_file);
     VerifyOptions opts;
     opts.signature = sig;
+    tool::check_ignores(model, ignores, quiet);
     opts.ignore_paths = ignores;
     opts.model_name = model_name;
     opts.insecure_allow_symlinks = allow_symlinks || old_allow_symlinks;

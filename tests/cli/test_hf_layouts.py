@@ -132,6 +132,32 @@ class HfLayouts(CliTest):
                 if not os.listdir(os.path.dirname(path)):
                     os.rmdir(os.path.dirname(path))
 
+    def test_sign_says_it_signed_metadata(self):
+        write(os.path.join(self.model, ".DS_Store"), b"x")
+        write(os.path.join(self.model, "tokenizer", "vocab.txt~"), b"x")
+        r = run("sign", self.model, "-k", self.key)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("modelseal: warning: signed .DS_Store, which looks like what an editor, notebook or OS leaves "
+                      "behind (leave it out with --ignore .DS_Store)", r.err)
+        self.assertIn("warning: signed tokenizer/vocab.txt~", r.err)
+        self.assertNotIn("warning", run("sign", self.model, "-k", self.key, "-q").err)
+
+    def test_ignore_paths_are_checked(self):
+        self.sign()
+        # An --ignore that names a signed file says so, not "missing".
+        r = run("verify", self.model, "-p", self.pub, "--ignore", "config.json", "-v")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("config.json: FAILED (left out by --ignore, but the signature lists it)", r.out)
+        # One that matches nothing warns; a glob is refused (paths only) by sign, verify and digest.
+        r = run("verify", self.model, "-p", self.pub, "--ignore", "no-such-file")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("modelseal: warning: --ignore no-such-file matches nothing in " + self.model, r.err)
+        for cmd in [["verify", self.model, "-p", self.pub], ["sign", self.model, "-k", self.key], ["digest", self.model]]:
+            with self.subTest(cmd=cmd[0]):
+                r = run(*cmd, "--ignore", "*.bin")
+                self.assertEqual(r.rc, 2, r)
+                self.assertOneLineError(r, "--ignore takes paths, not globs: *.bin")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

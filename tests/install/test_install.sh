@@ -22,6 +22,15 @@ if find "$stage" -path '*include/modelseal/*' \( -name 'json.hpp' -o -name 'form
   echo "internal headers were installed" >&2; exit 1
 fi
 
+# The schemas of the tools' JSON, and the shim's page under the library's name too.
+for f in share/modelseal/schemas/verify-report.schema.json share/modelseal/schemas/policy.schema.json \
+         share/man/man8/libmodelseal-preload.8 share/man/man8/modelseal-preload.8; do
+  [[ -n "$(find "$stage" -path "*/$f")" ]] || { echo "$f was not installed" >&2; exit 1; }
+done
+want_schemas=$(ls "$src/schemas" | grep -c 'schema.json$')
+got_schemas=$(find "$stage" -path '*/share/modelseal/schemas/*.schema.json' | wc -l)
+[[ "$want_schemas" == "$got_schemas" ]] || { echo "$got_schemas of $want_schemas schemas installed" >&2; exit 1; }
+
 model="$stage/example-model"
 cp -r "$src/tests/data/example-model" "$model"
 cp "$src/tests/data/golden/example-model.sig" "$model/model.sig"

@@ -62,6 +62,11 @@ std::optional<std::filesystem::path> resolves_inside(const std::filesystem::path
 // returned with their kind so that the caller decides (sign refuses, verify reports).
 ModelTree walk_model(const std::filesystem::path& model, const WalkOptions& opts);
 
+// When `name` (relative to a model root) looks like what editors, notebooks, operating systems or
+// `hf download` leave beside a model (.DS_Store, __pycache__/, backup and swap files,
+// .cache/huggingface/), the path whose --ignore leaves it out; nullopt otherwise.
+std::optional<std::string> clutter_path(std::string_view name);
+
 // Order of resources: by path components, each compared by code point (UTF-8 bytes), as the
 // reference implementation sorts its PurePosixPath keys.
 bool name_less(std::string_view a, std::string_view b);
