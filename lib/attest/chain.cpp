@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "modelseal/attest.hpp"
@@ -155,7 +156,16 @@ StepResult check_step(const LayoutStep& step, const Subject& subject, std::vecto
                std::to_string(elsewhere) + " of type " + step.predicate_type + " " + (elsewhere == 1 ? "is" : "are") +
                " about other artifacts";
   } else {
-    r.reason = "no attestation of type " + step.predicate_type + " signed by a layout key";
+    // Say what was read, so that the bundle that is missing can be named.
+    std::set<std::string> files;
+    for (const Attestation& a : atts) files.insert(a.source.substr(0, a.source.rfind(':')));
+    std::string read;
+    for (const auto& f : files) read += (read.empty() ? "" : ", ") + f;
+    r.reason = "no attestation of type " + step.predicate_type + " about " + subject.name + " signed by a layout key " +
+               (files.empty() ? std::string("(no attestation bundle was given)")
+                              : "in the " + std::to_string(files.size()) + " bundle" + (files.size() == 1 ? "" : "s") +
+                                    " read (" + read + ")") +
+               ": pass the bundle of step " + step.name + " with --attestations";
   }
   (void)of_type;
   return r;

@@ -209,7 +209,11 @@ class Failures(ChainTest):
 
     def test_missing_step(self):
         drop(self.p("bert.intoto.jsonl"), SCAN)
-        self.assertFails(self.verify(), "step scan", "no attestation of type https://modelseal.dev/scan/v1")
+        line = self.assertFails(self.verify(), "step scan", "no attestation of type https://modelseal.dev/scan/v1")
+        # It says what was read and what to pass.
+        self.assertIn("in the 3 bundles read (bert.intoto.jsonl, datasets/code-2024.intoto.jsonl, "
+                      "datasets/wiki-2024.intoto.jsonl)", line)
+        self.assertIn("pass the bundle of step scan with --attestations", line)
 
     def test_model_changed_on_disk(self):
         with open(self.p("bert", "model.safetensors"), "ab") as f:
