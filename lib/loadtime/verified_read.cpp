@@ -107,37 +107,53 @@ UniqueFd open_verified(const VerifiedModel& model, std::string_view path) {
   return fd;
 }
 
-std::vector<VerifiedFile> preverify(const VerifiedModel& model, unsigned threads,
-                                    const std::function<bool(const std::string&, const FileIdentity&)>& known) {
+// The names of the files a manifest lists, once each, sorted.
+std::vector<std::string> listed_names(const VerifiedModel& model) {
   std::vector<std::string> names;
-  for (const auto& r : model.manifest().resources) {
-    std::string n = model.manifest().serialization.method == Method::shards ? parse_shard_name(r.name)->path : r.name;
-    if (names.empty() || names.back() != n) names.push_back(std::move(n));
-  }
+  for (const auto& r : model.manifest().resources)
+    names.push_back(model.manifest().serialization.method == Method::shards ? parse_shard_name(r.name)->path : r.name);
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+std::vector<VerifiedFile> preverify(const VerifiedModel& model, const PreverifyOptions& opts) {
   std::vector<UniqueFd> fds;
   std::vector<FdCheck> checks;
   std::vector<std::string> opened;
-  for (const auto& listed : names) {
+  std::vector<FileIdentity> ids;
+  for (const auto& listed : listed_names(model)) {
     const std::string path = model.single_file() ? model.root().filename().string() : listed;
+    const std::string name = name_in_model(model, path);
     try {
       UniqueFd fd = open_listed(model, path);
-      const std::string name = name_in_model(model, path), display = display_of(model, path);
+      const std::string display = display_of(model, path);
       const FileIdentity id = identity_of(fd.get(), display);
-      if (known && known(name, id)) continue;
-      checks.push_back({ContentCheck::of(model, name, id.size, display), fd.get()});
-      fds.push_back(std::move(fd));
-      opened.push_back(name);
+      if (!opts.known || !opts.known(name, id)) {
+        checks.push_back({ContentCheck::of(model, name, id.size, display), fd.get()});
+        fds.push_back(std::move(fd));
+        opened.push_back(name);
+        ids.push_back(id);
+        continue;
+      }
     } catch (const Error&) {
       // missing, not a regular file, or the wrong size: left for its own open to report
     }
+    if (opts.on_file) opts.on_file(name, nullptr);
   }
-  const auto results = check_fds(checks, threads);
-  std::vector<VerifiedFile> out;
-  for (size_t i = 0; i < checks.size(); ++i)
-    if (results[i].quiet) out.push_back({opened[i], identity_of(fds[i].get(), opened[i]), results[i].shards});
-  return out;
+  std::vector<VerifiedFile> out(checks.size());
+  std::vector<char> good(checks.size(), 0);
+  check_fds(checks, opts.threads, [&](size_t i, const FileDigests& r) {
+    if (r.quiet) {
+      out[i] = {opened[i], ids[i], r.shards};
+      good[i] = 1;
+    }
+    if (opts.on_file) opts.on_file(opened[i], r.quiet ? &out[i] : nullptr);
+  }, opts.cancel);
+  std::vector<VerifiedFile> kept;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (good[i]) kept.push_back(std::move(out[i]));
+  return kept;
 }
 
 std::string record_verified(const VerifiedModel& model, const std::vector<VerifiedFile>& files) {

@@ -1,6 +1,13 @@
 #include "decision.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -61,25 +68,47 @@ std::optional<Hashed> machine_cached(const VersionCache::Scope& scope, const Fil
   return Hashed{ranges, std::move(*digests), std::nullopt};
 }
 
-// MODELSEAL_PREVERIFY=model: the first open below a target hashes every listed file of its model
-// that is not known yet, at once on every core, so that the loader's later opens are cache hits.
-void preverify_target(Target& t, const std::shared_ptr<const VerifiedModel>& model) {
-  {
-    std::lock_guard<std::mutex> lock(t.mu);
-    if (t.preverified == model) return;
-    t.preverified = model;
+// The background preverification threads of this process: stopped (between chunks) and waited
+// for at exit, so that none outlives the libraries it hashes with.
+struct Background {
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;
+  pid_t owner = 0;
+  std::atomic<bool> stop{false};
+};
+
+void stop_background() {
+  Background& b = immortal<Background>();
+  b.stop = true;
+  std::unique_lock<std::mutex> lock(b.mu);
+  if (b.owner != ::getpid()) return;   // a forked child has no such thread
+  b.cv.wait_for(lock, std::chrono::seconds(5), [&] { return b.running == 0; });
+}
+
+// The names the open of each listed file of `vm` judges: paths, or the base name of a single file.
+std::set<std::string> listed_names(const VerifiedModel& vm) {
+  std::set<std::string> names;
+  if (vm.single_file()) {
+    names.insert(vm.root().filename().string());
+    return names;
   }
+  const bool shards = vm.manifest().serialization.method == Method::shards;
+  for (const auto& r : vm.manifest().resources) names.insert(shards ? parse_shard_name(r.name)->path : r.name);
+  return names;
+}
+
+// Hashes every listed file of the model that is not known yet, at once on every core, settling
+// each in `t.pending` as it is done; run in the background.
+void preverify_all(Target& t, const std::shared_ptr<const VerifiedModel>& model, const FileIdentity& sig_id) {
   const Config& c = config();
   const VerifiedModel& vm = *model;
   const VersionCache::Scope scope{vm.signature_digest(), vm.policy_fingerprint()};
   // Processes starting at once preverify the model once: the others wait, then take the records.
-  FileIdentity sig_id;
-  {
-    std::lock_guard<std::mutex> lock(t.mu);
-    sig_id = t.sig_id;
-  }
   UniqueFd claim = c.cache ? c.cache->claim(scope, sig_id) : UniqueFd();
-  auto known = [&](const std::string& name, const FileIdentity& id) {
+  PreverifyOptions opts;
+  opts.cancel = &immortal<Background>().stop;
+  opts.known = [&](const std::string& name, const FileIdentity& id) {
     try {
       const auto ranges = ContentCheck::of(vm, name, id.size, name).ranges();
       if (auto k = cached(id); k && k->ranges == ranges) return true;
@@ -88,11 +117,73 @@ void preverify_target(Target& t, const std::shared_ptr<const VerifiedModel>& mod
     }
     return false;
   };
-  for (const VerifiedFile& f : preverify(vm, 0, known)) {
-    Hashed h{ContentCheck::of(vm, f.name, f.id.size, f.name).ranges(), f.digests, std::nullopt, true};
-    remember(f.id, h);
-    if (c.cache) c.cache->store(scope, f.id, h.ranges, h.digests);
+  opts.on_file = [&](const std::string& name, const VerifiedFile* f) {
+    if (f) {
+      try {
+        Hashed h{ContentCheck::of(vm, f->name, f->id.size, f->name).ranges(), f->digests, std::nullopt, true};
+        remember(f->id, h);
+        if (c.cache) c.cache->store(scope, f->id, h.ranges, h.digests);
+      } catch (const std::exception&) {
+      }
+    }
+    std::lock_guard<std::mutex> lock(t.mu);
+    t.pending.erase(name);
+    t.settled.notify_all();
+  };
+  try {
+    preverify(vm, opts);
+  } catch (const std::exception&) {
   }
+}
+
+// MODELSEAL_PREVERIFY=model: the first open below a target starts hashing every listed file of
+// its model in one background thread (on every core), and returns as soon as its own file is
+// done; each later open waits only for its own file, so that the loader reads one file while the
+// next are hashed.
+void preverify_target(Target& t, const std::shared_ptr<const VerifiedModel>& model) {
+  FileIdentity sig_id;
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    if (t.preverified == model) return;
+    t.preverified = model;
+    t.pending = listed_names(*model);
+    t.pending_pid = ::getpid();
+    sig_id = t.sig_id;
+  }
+  Background& b = immortal<Background>();
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit(stop_background); });
+  {
+    std::lock_guard<std::mutex> lock(b.mu);
+    if (b.owner != ::getpid()) b.owner = ::getpid(), b.running = 0;
+    ++b.running;
+  }
+  auto done = [&t, &b] {
+    {
+      std::lock_guard<std::mutex> lock(t.mu);
+      t.pending.clear();
+      t.settled.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(b.mu);
+    --b.running;
+    b.cv.notify_all();
+  };
+  try {
+    std::thread([&t, model, sig_id, done] {
+      Inside in;   // its own opens pass straight through
+      preverify_all(t, model, sig_id);
+      done();
+    }).detach();
+  } catch (const std::exception&) {   // no thread: each open hashes its own file
+    done();
+  }
+}
+
+// Waits until the background preverification has settled `name` (at most ten minutes).
+void wait_preverified(Target& t, const std::string& name) {
+  std::unique_lock<std::mutex> lock(t.mu);
+  if (t.pending_pid != ::getpid()) return;
+  t.settled.wait_for(lock, std::chrono::minutes(10), [&] { return !t.pending.count(name); });
 }
 
 std::string scan_verdict(int fd, std::string_view name) {
@@ -160,7 +251,12 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, std::s
   FileIdentity id = identity_of(fd, std::string(name));
   ContentCheck want = ContentCheck::of(vm, name, id.size, std::string(name));
   const bool copy = use == Use::load || (c.copy_max > 0 && id.size <= c.copy_max);
-  if (c.preverify_model && use == Use::data) preverify_target(*root, d.model);
+  if (c.preverify_model && use == Use::data) {
+    preverify_target(*root, d.model);
+    // A small file is hashed here at once rather than waited for behind the big ones.
+    constexpr uint64_t kWaitAbove = 16u << 20;
+    if (id.size >= kWaitAbove) wait_preverified(*root, std::string(name));
+  }
   const VersionCache::Scope scope{vm.signature_digest(), vm.policy_fingerprint()};
   std::optional<Hashed> known;
   // A cache hit needs the same file version and no writer now: a writable shared mapping can

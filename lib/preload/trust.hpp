@@ -2,9 +2,11 @@
 // with its verified signature, and the digests of file versions already hashed.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -28,7 +30,10 @@ struct Target {
   FileIdentity sig_id;
   std::shared_ptr<const VerifiedModel> model;
   std::string error;
-  std::shared_ptr<const VerifiedModel> preverified;   // MODELSEAL_PREVERIFY=model: done for it
+  std::shared_ptr<const VerifiedModel> preverified;   // MODELSEAL_PREVERIFY=model: started for it
+  std::set<std::string> pending;      // listed files the background preverification has not settled
+  pid_t pending_pid = 0;              // the process whose thread settles them (not a forked child)
+  std::condition_variable settled;    // signalled as each pending file is settled
 };
 
 // One root as seen at one open: its path as configured, and the targets it has named, the one

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 #include <optional>
 #include <csignal>
 #include <ctime>
@@ -169,10 +170,11 @@ namespace {
 
 // Hashes [range) of `fd` into one digest, handing every chunk to `sink` as it was hashed.
 Digest hash_range(int fd, const ContentCheck::Range& range, std::vector<uint8_t>& buffer, const OffsetSink& sink,
-                  const std::string& display) {
+                  const std::string& display, const std::atomic<bool>* cancel = nullptr) {
   if (buffer.empty()) buffer.resize(kReadChunk);
   Sha256 sha;
   for (uint64_t off = range.first; off < range.second;) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw io_error("hashing was stopped: " + display);
     size_t n = static_cast<size_t>(std::min<uint64_t>(range.second - off, buffer.size()));
     hash_fd_range(fd, off, n, sha, {buffer.data(), n}, display);
     if (sink) sink(off, buffer.data(), n);
@@ -208,7 +210,9 @@ std::vector<Digest> check_fd(const ContentCheck& check, int fd, unsigned threads
   return have;
 }
 
-std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned threads) {
+std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned threads,
+                                   const std::function<void(size_t, const FileDigests&)>& on_file,
+                                   const std::atomic<bool>* cancel) {
   struct Job {
     size_t file, range;
     uint64_t length;
@@ -228,32 +232,40 @@ std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned t
       out[f].error = e;
     }
   }
+  // A file is finished by the thread that hashes its last range: compared, and handed to on_file.
+  std::vector<std::atomic<size_t>> left(files.size());
+  std::vector<std::mutex> error_mu(files.size());
+  auto finish = [&](size_t f) {
+    if (!out[f].error) {
+      try {
+        same_identity(files[f].check, files[f].fd, before[f]);
+        files[f].check.compare(out[f].shards);
+        out[f].quiet = out[f].quiet && no_writer(files[f].fd) && rememberable(files[f].fd, before[f], started);
+      } catch (const Error& e) {
+        out[f].error = e;
+      }
+    }
+    if (out[f].error) out[f].quiet = false;
+    if (on_file) on_file(f, out[f]);
+  };
+  for (size_t f = 0; f < files.size(); ++f) left[f] = out[f].shards.size();
+  for (size_t f = 0; f < files.size(); ++f)
+    if (out[f].error) finish(f);
   // Largest first, so that no thread is left with one big file at the end.
   std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.length > b.length; });
-  std::vector<std::optional<Error>> errors(jobs.size());
   std::vector<std::vector<uint8_t>> buffers(threads ? threads : default_threads());
   parallel_for(jobs.size(), static_cast<unsigned>(buffers.size()), [&](size_t j, unsigned w) {
     const Job& job = jobs[j];
     const FdCheck& fc = files[job.file];
     try {
-      out[job.file].shards[job.range] = hash_range(fc.fd, fc.check.ranges()[job.range], buffers[w], {}, fc.check.display());
+      out[job.file].shards[job.range] =
+          hash_range(fc.fd, fc.check.ranges()[job.range], buffers[w], {}, fc.check.display(), cancel);
     } catch (const Error& e) {
-      errors[j] = e;
+      std::lock_guard lock(error_mu[job.file]);
+      if (!out[job.file].error) out[job.file].error = e;
     }
+    if (left[job.file].fetch_sub(1) == 1) finish(job.file);
   });
-  for (size_t j = 0; j < jobs.size(); ++j)
-    if (errors[j] && !out[jobs[j].file].error) out[jobs[j].file].error = errors[j];
-  for (size_t f = 0; f < files.size(); ++f) {
-    if (out[f].error) continue;
-    try {
-      same_identity(files[f].check, files[f].fd, before[f]);
-      files[f].check.compare(out[f].shards);
-      out[f].quiet = out[f].quiet && no_writer(files[f].fd) && rememberable(files[f].fd, before[f], started);
-    } catch (const Error& e) {
-      out[f].error = e;
-    }
-    if (out[f].error) out[f].quiet = false;
-  }
   return out;
 }
 

@@ -236,24 +236,55 @@ class Cache(TempDirTest):
                       r.stderr.decode())
 
     def test_preverify_model(self):
-        env = dict(self.env, MODELSEAL_PREVERIFY="model", MODELSEAL_CACHE_DIR="off")
-        self.assertServed(self.read(self.a, self.b, self.a, env=env), self.data_a + self.data_b + self.data_a,
-                          ["preverified", "preverified", "cached"])
-        # A tampered file is still refused at its own open; the others are served.
-        self.flip_byte(self.b, 10)
+        """The first open starts hashing every file of the model in the background; an open of a
+        big file waits for its own result, a small one is hashed at once."""
+        big = os.path.join(self.model, "big.bin")
+        data = os.urandom(17 << 20)
+        self.write(big, data)
+        self.sign(self.model, self.key)
         self.settle()
-        r = self.read(self.a, self.b, env=env)
-        self.assertEqual(kinds(r), ["preverified"], r.stderr)
-        self.assertRefused(r, "modified", self.b)
-        # With the machine's cache, what another process recorded is not hashed again.
-        self.write(self.b, self.data_b)
+        either = {"hashed", "preverified"}
+        env = dict(self.env, MODELSEAL_PREVERIFY="model", MODELSEAL_CACHE_DIR="off")
+        r = self.read(big, self.a, self.b, big, env=env)
+        self.assertEqual(r.stdout, data + self.data_a + self.data_b + data)
+        k = kinds(r)
+        self.assertEqual((k[0], k[3]), ("preverified", "cached"), r.stderr)
+        self.assertTrue(set(k[1:3]) <= either, r.stderr)
+        # A tampered file is still refused at its own open; the others are served.
+        self.flip_byte(big, 10)
+        self.settle()
+        r = self.read(self.a, big, env=env)
+        self.assertTrue(set(kinds(r)) <= either, r.stderr)
+        self.assertRefused(r, "modified", big)
+        # With the machine's cache, what another process preverified is not hashed again.
+        self.write(big, data)
         self.settle()
         env = dict(self.env, MODELSEAL_PREVERIFY="model")
-        self.assertServed(self.read(self.b, env=env), self.data_b, ["preverified"])
-        self.assertServed(self.read(self.a, self.b, env=env), self.data_a + self.data_b,
-                          ["machine cache", "machine cache"])
+        self.assertServed(self.read(big, env=env), data, ["preverified"])
+        self.assertServed(self.read(big, self.a, self.b, env=env), data + self.data_a + self.data_b,
+                          ["machine cache"] * 3)
         r = self.read(self.a, env=dict(env, MODELSEAL_PREVERIFY="all"))
         self.assertIn('unknown MODELSEAL_PREVERIFY "all"', r.stderr.decode())
+
+    def test_preverify_ends_with_the_process(self):
+        """A process that exits while the background hashing runs exits at once and cleanly."""
+        big = os.path.join(self.model, "big.bin")
+        self.write(big, os.urandom(64 << 20))
+        self.sign(self.model, self.key)
+        self.settle()
+        env = dict(self.env, MODELSEAL_PREVERIFY="model", MODELSEAL_CACHE_DIR="off")
+        for _ in range(5):
+            r = run([PYTHON, "-c", "import sys; open(sys.argv[1], 'rb').read(10)", self.b], env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        # A child forked while it runs hashes for itself instead of waiting for a thread it lacks.
+        code = ("import os, sys\n"
+                "open(sys.argv[1], 'rb').read(1)\n"
+                "pid = os.fork()\n"
+                "if pid == 0:\n"
+                "    n = len(open(sys.argv[2], 'rb').read()); os._exit(0 if n == 64 << 20 else 1)\n"
+                "_, st = os.waitpid(pid, 0); sys.exit(os.waitstatus_to_exitcode(st))\n")
+        r = run([PYTHON, "-c", code, self.b, big], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <mutex>
 #include <random>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,8 +205,24 @@ TEST_CASE("preverify hashes every listed file, leaving out what does not match")
   REQUIRE(files.size() == 1);
   CHECK(files[0].name == "a.bin");
   CHECK(files[0].digests.size() == 4);
-  // What the caller already knows is not hashed.
-  CHECK(preverify(vm, 0, [](const std::string&, const FileIdentity&) { return true; }).empty());
+  // What the caller already knows is not hashed; every listed file is reported once.
+  PreverifyOptions o;
+  o.known = [](const std::string& name, const FileIdentity&) { return name != "a.bin"; };
+  std::vector<std::string> settled;
+  std::mutex mu;
+  o.on_file = [&](const std::string& name, const VerifiedFile* f) {
+    std::lock_guard lock(mu);
+    settled.push_back(name + (f ? ":ok" : ":-"));
+  };
+  CHECK(preverify(vm, o).size() == 1);
+  std::sort(settled.begin(), settled.end());
+  CHECK(settled == std::vector<std::string>{"a.bin:ok", "c.bin:-", "sub/b.bin:-"});
+  // Stopped: nothing is returned, every file still settles.
+  std::atomic<bool> stop{true};
+  o.cancel = &stop;
+  settled.clear();
+  CHECK(preverify(vm, o).empty());
+  CHECK(settled.size() == 3);
 }
 
 // A Hugging Face cache snapshot (issue 16): with VerifyOptions::hf_cache, a link into the

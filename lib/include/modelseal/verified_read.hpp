@@ -2,6 +2,7 @@
 // exactly what is handed out, in one pass (DESIGN §4).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -36,10 +37,17 @@ UniqueFd open_verified(const VerifiedModel& model, std::string_view path);
 
 // Every listed file of `model` that is on disk, hashed at once on every core (the shards of each
 // file too), as verify_model() does but without failing the model for a missing, unlisted or
-// modified file: returns the files that matched with nothing able to change them unseen. A file
-// for which `known` (if given) says its version is already known is not hashed.
-std::vector<VerifiedFile> preverify(const VerifiedModel& model, unsigned threads = 0,
-                                    const std::function<bool(const std::string& name, const FileIdentity& id)>& known = {});
+// modified file: returns the files that matched with nothing able to change them unseen.
+struct PreverifyOptions {
+  unsigned threads = 0;   // 0: one per core
+  // A file whose version this says is already known is not hashed.
+  std::function<bool(const std::string& name, const FileIdentity& id)> known;
+  // Called once for every listed file as soon as it is settled, from a hashing thread: with the
+  // result, or nullptr when it was not hashed (known, missing, changed, or did not match).
+  std::function<void(const std::string& name, const VerifiedFile* file)> on_file;
+  const std::atomic<bool>* cancel = nullptr;   // once set, the hashing stops between chunks
+};
+std::vector<VerifiedFile> preverify(const VerifiedModel& model, const PreverifyOptions& opts = {});
 
 // Records `files` (verified against `model`'s signature) in the machine's verification cache, for
 // the other processes of this account (modelseal-preload(8), VERIFICATION CACHE): the folder

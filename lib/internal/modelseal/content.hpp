@@ -3,6 +3,7 @@
 // the same mismatch message everywhere.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <sys/stat.h>
 #include <functional>
@@ -90,7 +91,12 @@ struct FdCheck {
   ContentCheck check;
   int fd;
 };
-std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned threads = 0);
+// `on_file`, if given, is called (from a hashing thread) with each file's index and result as
+// soon as that file is done; `cancel`, once set, stops the hashing between chunks (the files not
+// done then fail with Error(io)).
+std::vector<FileDigests> check_fds(const std::vector<FdCheck>& files, unsigned threads = 0,
+                                   const std::function<void(size_t, const FileDigests&)>& on_file = {},
+                                   const std::atomic<bool>* cancel = nullptr);
 
 // True only if no process has the file of `fd` (open read-only) open for writing or mapped
 // writable right now: a read lease (fcntl F_SETLEASE) is granted only then. False when that
