@@ -80,6 +80,16 @@ Digest Manifest::root() const {
   return h.finish();
 }
 
+Digest Manifest::names_digest() const {
+  Sha256 h;
+  for (const auto& r : resources) {
+    h.update(r.name.data(), r.name.size());
+    h.update("\0", 1);
+    h.update(r.digest.data(), r.digest.size());
+  }
+  return h.finish();
+}
+
 std::string Manifest::statement() const {
   json ser = {{"method", serialization.method == Method::files ? "files" : "shards"},
               {"hash_type", "sha256"},

@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     if (attest && !io) {
       Statement st;
       if (scanned->manifest.resources.empty()) throw usage_error("no files to attest in " + paths.front());
-      st.subjects.push_back({artifact_name(paths.front()), digest_hex(scanned->manifest.root())});
+      st.subjects.push_back({artifact_name(paths.front()), digest_hex(scanned->manifest.root()),
+                             digest_hex(scanned->manifest.names_digest())});
       st.predicate_type = std::string(kScanPredicateType);
       st.predicate = scan_predicate(untrusted ? "unsafe" : "safe", "modelseal " MODELSEAL_VERSION, std::time(nullptr),
                                     scan::to_json(reports));

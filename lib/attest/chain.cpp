@@ -106,6 +106,21 @@ StepResult check_step(const LayoutStep& step, const Subject& subject, std::vecto
       ++elsewhere;
       continue;
     }
+    if (!subject.manifest_sha256.empty()) {
+      std::string names;   // what the attestation says of the model's names
+      for (const Subject& s : a.statement->subjects)
+        if (s.sha256 == subject.sha256 && !s.manifest_sha256.empty()) names = s.manifest_sha256;
+      const std::string why = names.empty() ? "does not bind the model's file names (no " +
+                                                  std::string(kManifestDigestKey) + "): attest it again"
+                              : names != subject.manifest_sha256
+                                  ? "the model's files were renamed or moved since it was attested"
+                                  : "";
+      if (!why.empty()) {
+        rejected.push_back(a.source + ": " + why);
+        a.rejected = "step " + step.name + ": " + why;
+        continue;
+      }
+    }
     std::vector<const LayoutKey*> allowed;
     std::string others;
     for (const LayoutKey* k : a.signers) {
@@ -191,7 +206,8 @@ void verify_chain(const ChainInputs& in, ChainReport& r) {
     opts.hash = in.hash;
     Manifest m = manifest_for(in.model, opts);
     if (m.resources.empty()) throw usage_error("model has no files: " + r.model);
-    const Subject model{artifact_name(in.model), digest_hex(m.root())};
+    // The root digest covers contents only; the manifest digest binds the files' names too.
+    const Subject model{artifact_name(in.model), digest_hex(m.root()), digest_hex(m.names_digest())};
     r.model_digest = model.sha256;
 
     std::vector<Attestation> atts;

@@ -14,7 +14,11 @@ namespace modelseal {
 
 json Statement::to_json() const {
   json subj = json::array();
-  for (const Subject& s : subjects) subj.push_back({{"name", s.name}, {"digest", {{"sha256", s.sha256}}}});
+  for (const Subject& s : subjects) {
+    json digest = {{"sha256", s.sha256}};
+    if (!s.manifest_sha256.empty()) digest[std::string(kManifestDigestKey)] = s.manifest_sha256;
+    subj.push_back({{"name", s.name}, {"digest", digest}});
+  }
   return {{"_type", kStatementType}, {"subject", subj}, {"predicateType", predicate_type}, {"predicate", predicate}};
 }
 
@@ -63,6 +67,12 @@ Statement Statement::parse_unauthenticated(std::string_view verified_payload, co
       std::transform(hex.begin(), hex.end(), hex.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
       out.sha256 = hex;
     }
+    if (auto it = digest.find(std::string(kManifestDigestKey)); it != digest.end()) {
+      std::string hex = it->get<std::string>();
+      if (!is_sha256_hex(hex)) throw untrusted(what + ": subject " + out.name + " has a malformed manifest digest");
+      std::transform(hex.begin(), hex.end(), hex.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
+      out.manifest_sha256 = hex;
+    }
     st.subjects.push_back(std::move(out));
   }
   return st;
@@ -79,7 +89,7 @@ std::string artifact_name(const fs::path& p) {
 Subject model_subject(const fs::path& artifact, const SignOptions& opts) {
   Manifest m = manifest_for(artifact, opts);
   if (m.resources.empty()) throw usage_error("no files to attest in " + artifact.string());
-  return {artifact_name(artifact), digest_hex(m.root())};
+  return {artifact_name(artifact), digest_hex(m.root()), digest_hex(m.names_digest())};
 }
 
 Subject file_subject(const fs::path& file) {
@@ -88,7 +98,7 @@ Subject file_subject(const fs::path& file) {
   ModelTree tree = walk_model(file, {});
   Manifest m = hash_model(tree, Serialization{}, HashOptions{});
   if (m.resources.size() != 1) throw io_error("cannot hash " + file.string());
-  return {artifact_name(file), digest_hex(m.resources[0].digest)};
+  return {artifact_name(file), digest_hex(m.resources[0].digest), {}};
 }
 
 fs::path default_attestations_path(const fs::path& model) {

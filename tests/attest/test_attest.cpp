@@ -50,7 +50,7 @@ std::string slurp(const fs::path& p) { return read_file_limited(p, 1u << 26, "te
 
 Statement sample(const std::string& digest, const std::string& type = std::string(kReleaseApprovalType)) {
   Statement st;
-  st.subjects = {{"bert", digest}};
+  st.subjects = {{"bert", digest, {}}};
   st.predicate_type = type;
   st.predicate = approval_predicate("1.0.0", "alice", 1767225600, "");
   return st;
@@ -207,7 +207,7 @@ TEST_CASE("predicates") {
   prov.builder_id = "https://ci.example.com";
   prov.started = 100;
   prov.finished = 200;
-  prov.dependencies = {{{"wiki", kDigestA}, "dataset"}};
+  prov.dependencies = {{{"wiki", kDigestA, {}}, "dataset"}};
   json pj = provenance_predicate(prov);
   CHECK(pj["buildDefinition"]["resolvedDependencies"][0]["annotations"]["modelseal.role"] == "dataset");
   CHECK(pj["runDetails"]["metadata"]["finishedOn"] == "1970-01-01T00:03:20Z");
@@ -343,6 +343,37 @@ TEST_CASE("chain failures name the step") {
     std::string why = f.failure();
     CHECK(why.find("step training") != std::string::npos);
     CHECK(why.find("about other artifacts") != std::string::npos);
+  }
+  SUBCASE("a file renamed, or moved into a folder: same contents in the same order") {
+    // The OMS root digest covers contents only; the manifest digest in the subject binds names.
+    Fixture f;
+    put(f.model / "x.bin", "more");
+    f.build_chain();
+    REQUIRE(f.verify().status == Status::ok);
+    const std::string root = model_subject(f.model).sha256;
+    fs::rename(f.model / "x.bin", f.model / "y.bin");
+    REQUIRE(model_subject(f.model).sha256 == root);
+    std::string why = f.failure();
+    CHECK(why.find("step training") != std::string::npos);
+    CHECK(why.find("renamed or moved") != std::string::npos);
+    fs::create_directories(f.model / "x");
+    fs::rename(f.model / "y.bin", f.model / "x" / "x.bin");   // sorts after w.bin, as x.bin did
+    REQUIRE(model_subject(f.model).sha256 == root);
+    CHECK(f.failure().find("renamed or moved") != std::string::npos);
+    fs::rename(f.model / "x" / "x.bin", f.model / "x.bin");
+    CHECK(f.verify().status == Status::ok);
+  }
+  SUBCASE("an attestation of the model's root digest that does not bind its names") {
+    Fixture f;
+    f.build_chain();
+    fs::remove(f.bundle);
+    Subject m = model_subject(f.model), ds = model_subject(f.dataset);
+    m.manifest_sha256.clear();
+    Provenance p{"t", json::object(), {{ds, "dataset"}}, "b", 1, 2, ""};
+    f.attest({{m}, std::string(kSlsaProvenanceType), provenance_predicate(p)}, f.trainer);
+    std::string why = f.failure();
+    CHECK(why.find("step training") != std::string::npos);
+    CHECK(why.find("does not bind the model's file names") != std::string::npos);
   }
 }
 

@@ -228,6 +228,21 @@ class Failures(ChainTest):
             f.write("import os\n")
         self.assertFails(self.verify(), "step training")
 
+    def test_file_renamed_or_moved_into_a_folder(self):
+        # Same contents in the same order: the OMS root digest stays, but the model loads otherwise.
+        def root():
+            r = run("digest", "bert", cwd=self.d)
+            self.assertEqual(r.rc, 0, r)
+            return r.out
+        before = root()
+        os.rename(self.p("bert", "model.safetensors"), self.p("bert", "model.bin"))
+        self.assertEqual(root(), before)
+        self.assertFails(self.verify(), "step training", "renamed or moved since it was attested")
+        os.mkdir(self.p("bert", "weights"))   # sorts after config.json, as model.safetensors does
+        os.rename(self.p("bert", "model.bin"), self.p("bert", "weights", "model.safetensors"))
+        self.assertEqual(root(), before)
+        self.assertFails(self.verify(), "step training", "renamed or moved since it was attested")
+
     def test_wrong_predicate_field(self):
         drop(self.p("bert.intoto.jsonl"), APPROVAL)
         for who in ("alice", "bob"):

@@ -30,8 +30,9 @@ def verify_with(pub_path, payload_type, payload, sig):
         key.verify(sig, msg, ec.ECDSA(hashes.SHA384() if key.curve.name == "secp384r1" else hashes.SHA256()))
 
 
-def oms_root(directory):
-    """The OMS root digest, written from the spec: sha256 over the files' sha256 digests, in path order."""
+def oms_digests(directory):
+    """Written from the spec: the OMS root digest (sha256 over the files' sha256 digests, in path
+    order) and the manifest digest that also binds names (sha256 over name, NUL, digest)."""
     names = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if d not in (".git", ".github")]
@@ -39,11 +40,13 @@ def oms_root(directory):
             rel = os.path.relpath(os.path.join(root, f), directory)
             if rel not in ("model.sig", ".gitattributes", ".gitignore"):
                 names.append(rel)
-    h = hashlib.sha256()
+    root, named = hashlib.sha256(), hashlib.sha256()
     for name in sorted(names, key=lambda n: n.split("/")):
         with open(os.path.join(directory, name), "rb") as f:
-            h.update(hashlib.sha256(f.read()).digest())
-    return h.hexdigest()
+            digest = hashlib.sha256(f.read()).digest()
+        root.update(digest)
+        named.update(name.encode() + b"\0" + digest)
+    return root.hexdigest(), named.hexdigest()
 
 
 class CrossCheck(ChainTest):
@@ -94,13 +97,17 @@ class CrossCheck(ChainTest):
     def test_subject_digests_are_oms_roots(self):
         for bundle, directory in zip(BUNDLES, ["bert", "datasets/wiki-2024", "datasets/code-2024"]):
             st = json.loads(base64.b64decode(json.loads(read_lines(self.p(bundle))[0])["payload"]))
-            self.assertEqual(st["subject"][0]["digest"]["sha256"], oms_root(self.p(directory)))
+            root, named = oms_digests(self.p(directory))
+            self.assertEqual(st["subject"][0]["digest"]["sha256"], root)
+            if directory == "bert":   # a model subject binds its file names; a dependency's need not
+                self.assertEqual(st["subject"][0]["digest"]["modelseal-manifest-sha256"], named)
 
     def test_modelseal_accepts_an_envelope_written_by_python(self):
         # Carol's approval, written and signed here instead of bob's.
         drop(self.p("bert.intoto.jsonl"), APPROVAL, keep=lambda st: st["predicate"]["approver"] != "bob@example.com")
         statement = {"_type": "https://in-toto.io/Statement/v1",
-                     "subject": [{"name": "bert", "digest": {"sha256": oms_root(self.p("bert"))}}],
+                     "subject": [{"name": "bert", "digest": dict(zip(("sha256", "modelseal-manifest-sha256"),
+                                                                     oms_digests(self.p("bert"))))}],
                      "predicateType": APPROVAL,
                      "predicate": {"version": "2.1.0", "approver": "carol@example.com",
                                    "approvedOn": "2026-03-02T09:00:00Z"}}

@@ -35,7 +35,12 @@ inline constexpr size_t kMaxSubjects = 4096;
 struct Subject {
   std::string name;
   std::string sha256;   // lowercase hex; empty if the subject names no sha256 digest
+  // A model's Manifest::names_digest(), lowercase hex ("modelseal-manifest-sha256"); empty for a
+  // single file, or a subject that does not carry it.
+  std::string manifest_sha256;
 };
+
+inline constexpr std::string_view kManifestDigestKey = "modelseal-manifest-sha256";
 
 struct Statement {
   std::vector<Subject> subjects;

@@ -42,6 +42,10 @@ struct Manifest {
 
   // sha256 over the raw digests of `resources`, in listed order.
   Digest root() const;
+  // sha256 over each resource's name, a NUL byte and its raw digest, in listed order: unlike
+  // root(), it changes when a file is renamed or moved (attestation subjects carry it as
+  // "modelseal-manifest-sha256", modelseal-attest(1)).
+  Digest names_digest() const;
   // The in-toto Statement v1 with the OMS predicate, as JSON bytes.
   std::string statement() const;
   // Parses the statement a trusted signer signed; checks type, predicate, paths, duplicates and
