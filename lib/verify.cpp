@@ -5,16 +5,28 @@
 #include <unordered_set>
 #include <sys/stat.h>
 
+#include "modelseal/age_model.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/content.hpp"
 #include "modelseal/files.hpp"
 #include "modelseal/json.hpp"
+#include "modelseal/parallel.hpp"
 
 namespace fs = std::filesystem;
 
 namespace modelseal {
 
 namespace {
+
+constexpr std::string_view kEncryptedNoIdentity = "encrypted (age), and no identity was given to decrypt it";
+
+// The listed name an age file stands for: NAME for NAME.age.
+std::optional<std::string> encrypted_name(const VerifiedModel& vm, const std::string& name) {
+  if (name.size() <= 4 || !name.ends_with(".age")) return std::nullopt;
+  std::string plain = name.substr(0, name.size() - 4);
+  if (vm.resources_for(plain).empty()) return std::nullopt;
+  return plain;
+}
 
 // The on-disk files the verifier compares with the manifest: what the signer left out (as it
 // recorded it), user ignores and the signature itself.
@@ -39,6 +51,8 @@ WalkOptions verifier_walk_options(const fs::path& model, const fs::path& sig, co
 std::string failure_hint(const fs::path& model, const VerifyOptions& opts, const std::vector<FileCheck>& files) {
   for (const auto& f : files) {
     if (f.ok) continue;
+    if (f.reason.rfind(kEncryptedNoIdentity, 0) == 0)
+      return "the model is encrypted: give the age identity it was encrypted to (verify -i FILE)";
     if (f.reason.find("symlink") != std::string::npos) {
       if (opts.hf_cache) return "a Hugging Face snapshot's links must resolve to files in its own blobs/";
       try {
@@ -196,8 +210,20 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
     std::vector<ContentCheck> expected;   // per file in to_hash
     std::unordered_set<std::string> on_disk;
     const bool ignore_unlisted = opts.insecure_ignore_unlisted_files || policy.insecure_ignore_unlisted_files();
+    std::vector<std::pair<ModelFile, std::string>> encrypted;   // NAME.age and the NAME it stands for
     for (const auto& f : tree.files) {
       on_disk.insert(f.name);
+      auto plain = tree.single_file ? std::nullopt : encrypted_name(vm, f.name);
+      if (plain && vm.resources_for(f.name).empty()) {
+        on_disk.insert(*plain);
+        if (f.kind != EntryKind::regular)
+          checks[f.name] = {f.name, false, "is a " + f.kind_detail + ", not an encrypted file"};
+        else if (!opts.identities)
+          checks[f.name] = {f.name, false, std::string(kEncryptedNoIdentity)};
+        else
+          encrypted.emplace_back(f, *plain);
+        continue;
+      }
       if (vm.resources_for(f.name).empty()) {
         if (ignore_unlisted) {
           report.ignored.push_back(f.name);
@@ -247,6 +273,20 @@ VerifiedModel verify_model(const fs::path& model, const Policy& policy, const Ve
       }
       checks[f.name] = c;
     }
+    // Encrypted files, spread over the cores (a file's chunks too, when there are fewer files).
+    const unsigned threads = opts.hash.threads ? opts.hash.threads : default_threads();
+    const unsigned per_file = std::max<unsigned>(1, threads / std::max<size_t>(1, encrypted.size()));
+    std::vector<FileCheck> decrypted(encrypted.size());
+    parallel_for(encrypted.size(), threads, [&](size_t i, unsigned) {
+      const auto& [f, plain] = encrypted[i];
+      try {
+        age::check_encrypted(vm, plain, f.path, *opts.identities, per_file);
+        decrypted[i] = {f.name, true, "", Status::ok};
+      } catch (const Error& e) {
+        decrypted[i] = {f.name, false, e.what(), e.status() == Status::io ? Status::io : Status::not_trusted};
+      }
+    });
+    for (auto& c : decrypted) checks[c.name] = std::move(c);
     size_t failed = 0;
     const FileCheck* first = nullptr;
     bool any_untrusted = false;

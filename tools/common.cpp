@@ -7,6 +7,7 @@
 
 #include "suggest.hpp"
 
+#include "modelseal/age.hpp"
 #include "modelseal/files.hpp"
 #include "modelseal/pkcs11.hpp"
 
@@ -225,6 +226,15 @@ std::vector<std::string> read_pem_files(const std::vector<std::string>& paths) {
   std::vector<std::string> out;
   for (const auto& p : paths) out.push_back(read_file_limited(p, 1u << 20, "certificate file", Status::usage));
   return out;
+}
+
+std::vector<age::Identity> load_age_identities(const std::vector<std::string>& files, bool passphrase,
+                                               const std::string& pass_file) {
+  std::vector<age::Identity> ids;
+  for (const auto& f : files)
+    for (auto& id : age::load_identities(f)) ids.push_back(std::move(id));
+  if (passphrase) ids.push_back(age::Identity::passphrase(read_passphrase(pass_file, false, "passphrase: ").bytes));
+  return ids;
 }
 
 Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file) {

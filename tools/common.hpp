@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "modelseal/age.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/json.hpp"
 #include "modelseal/keys.hpp"
@@ -73,6 +74,11 @@ Signers load_signers(const std::vector<std::string>& keys, const std::string& pa
 std::string default_trusted_root();
 // The texts of PEM files (certificate roots), bounded.
 std::vector<std::string> read_pem_files(const std::vector<std::string>& paths);
+
+// The age identities of `-i FILE ...` (age identity files, as modelseal keygen -t x25519 and
+// age-keygen write them), and with `passphrase` one read from `pass_file` or the terminal.
+std::vector<age::Identity> load_age_identities(const std::vector<std::string>& files, bool passphrase,
+                                               const std::string& pass_file);
 
 // `-p KEY.pub ...` or `--policy FILE` (exactly one of them).
 Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& policy_file);

@@ -31,10 +31,7 @@ int main(int argc, char** argv) {
       "  $ modelseal decrypt ./bert -p release.pub -i inference.agekey -o /srv/bert\n"
       "  modelseal: decrypted and verified 12 files into /srv/bert");
   return tool::run(app, argc, argv, [&] {
-    std::vector<age::Identity> ids;
-    for (const auto& f : identities)
-      for (auto& id : age::load_identities(f)) ids.push_back(std::move(id));
-    if (passphrase) ids.push_back(age::Identity::passphrase(read_passphrase(pass_file, false, "passphrase: ").bytes));
+    std::vector<age::Identity> ids = tool::load_age_identities(identities, passphrase, pass_file);
     if (ids.empty()) throw usage_error("no identity given", "use -i/--identity FILE or --passphrase");
     std::error_code ec;
     if (!std::filesystem::exists(model, ec) && std::filesystem::exists(model + ".age", ec))

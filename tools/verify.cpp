@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
                "modelseal verify"};
   std::string model, sig, policy_file, model_name, identity, identity_re, issuer, trusted_root, cert_identity;
-  std::vector<std::string> pubkeys, ignores, cert_roots;
+  std::vector<std::string> pubkeys, ignores, cert_roots, age_identities;
   bool allow_symlinks = false, old_allow_symlinks = false, ignore_unsigned = false, as_json = false, verbose = false,
        quiet = false;
   unsigned threads = 0;
@@ -30,6 +30,13 @@ int main(int argc, char** argv) {
                  "Certificate method: PEM root certificates the bundle's chain must reach; repeatable");
   app.add_option("--certificate-identity", cert_identity,
                  "Certificate method: the signing certificate's SAN, CN or subject must equal this");
+  std::string pass_file;
+  bool age_passphrase = false;
+  app.add_option("-i,--age-identity", age_identities,
+                 "An encrypted model: age identity file to decrypt NAME.age files with (in memory, as they are "
+                 "hashed; nothing is written); repeatable");
+  app.add_flag("--passphrase", age_passphrase, "An encrypted model: its files were encrypted with a passphrase");
+  app.add_option("--passphrase-file", pass_file, "With --passphrase: read it from the first line of FILE (mode 600)");
   app.add_option("-s,--signature", sig, "Signature to check (default: MODEL/model.sig, or FILE.sig)");
   app.add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of the check; repeatable");
   app.add_option("--model-name", model_name,
@@ -56,7 +63,8 @@ int main(int argc, char** argv) {
   tool::add_common(app, quiet);
   app.footer("Exit status: 0 verified, 1 not trusted, 2 usage error, 3 I/O error.\n\n"
              "Example:\n  $ modelseal verify ./bert -p release.pub\n"
-             "  ./bert: OK (12 files, sha256:9274..., signed by 3f1c0a...)");
+             "  ./bert: OK (12 files, sha256:9274..., signed by 3f1c0a...)\n"
+             "  $ modelseal verify ./bert -p release.pub -i inference.agekey   # NAME.age files, encrypted at rest");
   return tool::run(app, argc, argv, [&]() -> int {
     if (old_allow_symlinks)
       std::fprintf(stderr, "modelseal: warning: --allow-symlinks is deprecated; it is now --insecure-allow-symlinks\n");
@@ -75,8 +83,11 @@ int main(int argc, char** argv) {
                                                          cert_identity.empty() ? std::nullopt
                                                                                : std::optional<std::string>(cert_identity))
                         : tool::load_policy(pubkeys, policy_file);
+    if (!pass_file.empty() && !age_passphrase) throw usage_error("--passphrase-file goes with --passphrase");
+    const std::vector<age::Identity> ids = tool::load_age_identities(age_identities, age_passphrase, pass_file);
     VerifyOptions opts;
     opts.signature = sig;
+    if (!ids.empty()) opts.identities = &ids;
     tool::check_ignores(model, ignores, quiet);
     opts.ignore_paths = ignores;
     opts.model_name = model_name;

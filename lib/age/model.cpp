@@ -189,4 +189,14 @@ std::vector<fs::path> decrypt_model(const VerifiedModel& model, const std::vecto
   return written;
 }
 
+void check_encrypted(const VerifiedModel& model, const std::string& name, const fs::path& path,
+                     const std::vector<Identity>& identities, unsigned threads) {
+  struct stat st;
+  UniqueFd in = open_regular(path, st);
+  Decryptor d = Decryptor::open(in.get(), identities, path.string());
+  ContentStream check = plaintext_check(model, name, d.size());
+  d.stream(0, d.size(), [&](std::span<const uint8_t> b) { check.update(b.data(), b.size()); }, threads);
+  check.finish();
+}
+
 }  // namespace modelseal::age

@@ -1,5 +1,6 @@
 """modelseal encrypt / decrypt / keygen -t x25519: refusals, atomicity, and that nothing which does
 not match the signature lands (tampered, swapped, or re-encrypted by someone else)."""
+import json
 import os
 import subprocess
 import sys
@@ -138,6 +139,71 @@ class AgeCli(CliTest):
         self.assertEqual(r.rc, 1, r)
         self.assertOneLineError(r, "no identity matches")
         self.assertNotIn("AGE-SECRET-KEY", r.err)
+
+    def test_verify_an_encrypted_model(self):
+        # Decrypted in memory as it is hashed: nothing is written, the model is left as it was.
+        self.sign()
+        self.encrypt("--remove-plaintext")
+        before = tree_state(self.model)
+        r = self.verify(None, "-i", self.idfile)
+        self.assertIn(": OK (%d files" % len(self.FILES), r.out)
+        self.assertEqual(tree_state(self.model), before)
+        r = self.verify(None, "-i", self.idfile, "--json")
+        self.assertEqual(sorted(f["name"] for f in json.loads(r.out)["files"]),
+                         sorted(n + ".age" for n in self.FILES))
+        # Without an identity: refused, with a hint to give one.
+        r = self.verify(expect=1)
+        self.assertOneLineError(r, "encrypted (age), and no identity was given")
+        self.assertIn("hint: the model is encrypted: give the age identity", r.err)
+        # A mix of plaintext and NAME.age: both are checked.
+        self.decrypt()
+        self.verify(None, "-i", self.idfile)
+        os.remove(os.path.join(self.model, "config.json.age"))
+        self.verify(None, "-i", self.idfile)
+        # An age file for a name the signature does not list is an unlisted file.
+        subprocess.run(["age", "-e", "-r", self.recipient, "-o", os.path.join(self.model, "extra.py.age"),
+                        os.path.join(self.model, "config.json")], check=True)
+        r = self.verify(None, "-i", self.idfile, expect=1)
+        self.assertOneLineError(r, "extra.py.age: unlisted file")
+        os.remove(os.path.join(self.model, "extra.py.age"))
+
+    def test_verify_refuses_tampered_swapped_or_foreign_ciphertext(self):
+        self.sign()
+        self.encrypt("--remove-plaintext")
+        big = os.path.join(self.model, BIG + ".age")
+        with open(big, "rb") as f:
+            good = f.read()
+        with open(big, "r+b") as f:   # a flipped bit in the second chunk
+            f.seek(70000)
+            b = f.read(1)
+            f.seek(70000)
+            f.write(bytes([b[0] ^ 1]))
+        self.assertOneLineError(self.verify(None, "-i", self.idfile, expect=1), BIG + ".age")
+        # Encrypted to the right recipient by someone else: age is not a signature.
+        fake = os.path.join(self.tmp, "fake")
+        write(fake, os.urandom(300_000))
+        subprocess.run(["age", "-e", "-r", self.recipient, "-o", big, fake], check=True)
+        r = self.verify(None, "-i", self.idfile, expect=1)
+        self.assertOneLineError(r, "modified: sha256 is")
+        with open(big, "wb") as f:
+            f.write(good)
+        # Swapped ciphertexts, and an identity the model was not encrypted to.
+        other = os.path.join(self.model, "model-00002-of-00002.safetensors.age")
+        os.rename(big, big + ".x")
+        os.rename(other, big)
+        os.rename(big + ".x", other)
+        self.verify(None, "-i", self.idfile, expect=1)
+        os.rename(other, other + ".x")
+        os.rename(big, other)
+        os.rename(other + ".x", big)
+        self.verify(None, "-i", self.idfile)
+        stranger = os.path.join(self.tmp, "stranger.agekey")
+        self.assertEqual(run("keygen", "-t", "x25519", "-o", stranger, "-q").rc, 0)
+        r = self.verify(None, "-i", stranger, expect=1)
+        self.assertOneLineError(r, "no identity matches")
+        self.assertNotIn("AGE-SECRET-KEY", r.err)
+        r = self.verify(None, "--passphrase-file", self.idfile, expect=2)
+        self.assertOneLineError(r, "--passphrase-file goes with --passphrase")
 
 
 if __name__ == "__main__":

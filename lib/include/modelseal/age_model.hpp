@@ -37,6 +37,13 @@ std::vector<std::filesystem::path> encrypt_model(const VerifiedModel& model, con
 std::vector<std::filesystem::path> decrypt_model(const VerifiedModel& model, const std::vector<Identity>& identities,
                                                  const ModelCryptOptions& opts);
 
+// The plaintext of `path`, the age file standing for the listed file `name` (NAME.age), decrypted
+// in memory as it is hashed (chunks on `threads`, 0: every core) and checked against the
+// signature; nothing is written. Throws AgeError (no identity matches, tampered ciphertext) or the
+// content checker's mismatch error.
+void check_encrypted(const VerifiedModel& model, const std::string& name, const std::filesystem::path& path,
+                     const std::vector<Identity>& identities, unsigned threads = 0);
+
 }  // namespace modelseal::age
 
 #pragma GCC visibility pop

@@ -18,6 +18,10 @@
 
 namespace modelseal {
 
+namespace age {
+class Identity;
+}
+
 struct VerifyOptions {
   std::filesystem::path signature;          // empty: MODEL/model.sig, or FILE.sig
   std::string signature_name;               // how messages name it (default: its path)
@@ -34,6 +38,10 @@ struct VerifyOptions {
   bool hf_cache = false;
   // Files on disk that the signature does not list are skipped instead of refused.
   bool insecure_ignore_unlisted_files = false;
+  // age identities for an encrypted model: a file NAME.age stands for the listed NAME and is
+  // decrypted in memory as it is hashed (nothing is written). Without them, such a file fails
+  // with a hint to give one.
+  const std::vector<age::Identity>* identities = nullptr;
   HashOptions hash;
   std::time_t now = 0;                      // 0: read the clock once at the start
 };
