@@ -1,6 +1,9 @@
 #include "modelseal/encoding.hpp"
 
+#include <cctype>
 #include <sodium.h>
+
+#include "modelseal/error.hpp"
 
 namespace modelseal {
 
@@ -65,6 +68,30 @@ std::optional<std::string> base64_decode(std::string_view b64) {
     return std::nullopt;
   out.resize(len);
   return out;
+}
+
+uint64_t parse_size(const std::string& text) {
+  size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  if (unit == "iB" || unit == "B") unit.clear();
+  if (unit.size() > 1 && (unit.substr(1) == "iB" || unit.substr(1) == "B")) unit.resize(1);
+  const std::string units = "KMGT";
+  size_t shift = 0;
+  if (!unit.empty()) {
+    size_t at = unit.size() == 1 ? units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))))
+                                 : std::string::npos;
+    if (at == std::string::npos) used = 0;
+    shift = 10 * (at + 1);
+  }
+  if (used == 0 || text[0] == '-' || (shift && n > (~0ull >> shift)))
+    throw usage_error("invalid size: " + text, "use bytes or a K, M, G or T suffix, e.g. 64G");
+  return static_cast<uint64_t>(n) << shift;
 }
 
 }  // namespace modelseal

@@ -95,10 +95,8 @@ void add_common(CLI::App& app, bool& quiet);
 // names nothing in the model gets a warning on stderr (unless `quiet`).
 void check_ignores(const std::string& model, const std::vector<std::string>& ignores, bool quiet);
 
-// A size: bytes, or with a K, M, G or T suffix (powers of 1024; "256M", "1GiB"). Error(usage)
-// naming `text` when it is none.
-uint64_t parse_size(const std::string& text);
-// An option holding such a size, checked to lie in [min, max].
+// An option holding a size (parse_size: bytes, or with a K, M, G or T suffix), checked to lie in
+// [min, max].
 CLI::Option* add_size_option(CLI::App& app, const std::string& name, uint64_t& value, const std::string& help,
                              uint64_t min, uint64_t max);
 

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "modelseal/encoding.hpp"
 #include "modelseal/fetch.hpp"
 
 using namespace modelseal;
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
              "      --cacert ca.pem --cert client.pem --key client.key");
   return tool::run(app, argc, argv, [&]() -> int {
     Policy policy = tool::load_policy(pubkeys, policy_file);
-    opts.max_file_size = tool::parse_size(max_size);
+    opts.max_file_size = parse_size(max_size);
     if (!opts.tls.client_key.empty() && opts.tls.client_cert.empty())
       throw usage_error("--key needs --cert", "give the client certificate with --cert FILE");
     const bool show = !quiet && !as_json;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "modelseal/age_model.hpp"
 #include "modelseal/content.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/manifest.hpp"
@@ -27,11 +28,33 @@ void verify_through(const VerifiedModel& model, std::string_view name, int fd, c
 
 std::string display_of(const VerifiedModel& model, std::string_view path);
 
+constexpr int kFileFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+
+// Opens `rel` below the model root, folder by folder without following symlinks, the last
+// component following one only if the signature allows symlinks; an invalid descriptor with
+// errno set when it cannot.
+UniqueFd open_below(const VerifiedModel& model, std::string_view rel) {
+  UniqueFd dir(::open(model.root().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return dir;
+  std::string_view rest = rel;
+  for (size_t slash; (slash = rest.find('/')) != std::string_view::npos; rest.remove_prefix(slash + 1)) {
+    UniqueFd sub(::openat(dir.get(), std::string(rest.substr(0, slash)).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) return sub;
+    dir = std::move(sub);
+  }
+  const bool follow = model.manifest().serialization.allow_symlinks;
+  UniqueFd fd(::openat(dir.get(), std::string(rest).c_str(), kFileFlags | (follow ? 0 : O_NOFOLLOW)));
+  const int saved = errno;
+  dir = UniqueFd();
+  errno = saved;
+  return fd;
+}
+
 // Opens the listed file `name` below the model root without following symlinks (unless the
 // signature allows them for files), never blocking on a FIFO.
 UniqueFd open_listed(const VerifiedModel& model, std::string_view name) {
   const std::string display = display_of(model, name);
-  const int file_flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  const int file_flags = kFileFlags;
   UniqueFd fd;
   if (model.single_file()) {
     std::string base = model.root().filename().string();
@@ -43,17 +66,7 @@ UniqueFd open_listed(const VerifiedModel& model, std::string_view name) {
     // An unlisted name is refused before anything is opened (it need not even exist): this throws
     // the content checker's own "not listed" error.
     if (model.resources_for(name).empty()) (void)ContentCheck::of(model, name, 0, display);
-    UniqueFd dir(::open(model.root().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) throw errno_error("cannot open model", model.root().string(), errno);
-    std::string_view rest = name;
-    for (size_t slash; (slash = rest.find('/')) != std::string_view::npos; rest.remove_prefix(slash + 1)) {
-      std::string comp(rest.substr(0, slash));
-      UniqueFd sub(::openat(dir.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!sub) throw errno_error("cannot open", display, errno);
-      dir = std::move(sub);
-    }
-    const bool follow = model.manifest().serialization.allow_symlinks;
-    fd = UniqueFd(::openat(dir.get(), std::string(rest).c_str(), file_flags | (follow ? 0 : O_NOFOLLOW)));
+    fd = open_below(model, name);
     if (!fd && errno == ELOOP && !model.symlink_dir().empty()) {
       // A Hugging Face snapshot: a link into the cache's own blobs/, read at its real path.
       auto real = resolves_inside(display, model.symlink_dir());
@@ -105,6 +118,19 @@ UniqueFd open_verified(const VerifiedModel& model, std::string_view path) {
   }
   check_fd(model, name, fd.get(), display);
   return fd;
+}
+
+UniqueFd open_verified(const VerifiedModel& model, std::string_view path, const std::vector<age::Identity>& identities) {
+  if (identities.empty() || model.single_file() || invalid_path_reason(path) || model.resources_for(path).empty())
+    return open_verified(model, path);
+  UniqueFd plain = open_below(model, path);
+  if (plain || errno != ENOENT) return open_verified(model, path);
+  // NAME is not there: NAME.age, decrypted into sealed memory and checked, stands for it.
+  const std::string name(path);
+  UniqueFd enc = open_below(model, name + ".age");
+  if (!enc) return open_verified(model, path);   // the error about NAME itself
+  identity_of(enc.get(), display_of(model, path) + ".age");   // a regular file, or not trusted
+  return age::open_decrypted(model, name, enc.get(), identities, age::decrypt_memory_cap());
 }
 
 // The names of the files a manifest lists, once each, sorted.

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "modelseal/age_model.hpp"
+#include "modelseal/encoding.hpp"
 #include "modelseal/error.hpp"
 #include "paths.hpp"
 
@@ -17,17 +19,6 @@ namespace {
 
 __attribute__((tls_model("initial-exec"))) thread_local int depth = 0;
 
-uint64_t parse_size(const char* s) {
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  switch (end && *end ? *end : 0) {
-    case 'k': case 'K': return v << 10;
-    case 'm': case 'M': return v << 20;
-    case 'g': case 'G': return v << 30;
-    default: return v;
-  }
-}
-
 bool env_flag(const char* name) {
   const char* v = std::getenv(name);
   return v && *v && std::strcmp(v, "0") != 0;
@@ -36,6 +27,18 @@ bool env_flag(const char* name) {
 const char* env(const char* name) {
   const char* v = std::getenv(name);
   return v && *v ? v : nullptr;
+}
+
+// A size variable (K/M/G/T suffixes); `fallback` when unset or not a size (said on stderr).
+uint64_t size_setting(const char* name, uint64_t fallback) {
+  const char* v = env(name);
+  if (!v) return fallback;
+  try {
+    return parse_size(v);
+  } catch (const Error& e) {
+    write_stderr("modelseal: " + std::string(name) + ": " + e.what() + "\n");
+    return fallback;
+  }
 }
 
 // `given` made absolute against the working directory at load; empty if that cannot be known.
@@ -60,6 +63,29 @@ void load_policy(Config& c, const std::string& cwd) {
     c.policy_error = std::string("no usable policy: ") + e.what();
   } catch (...) {
     c.policy_error = "no usable policy";
+  }
+}
+
+// MODELSEAL_IDENTITY, read once at load (a secret file: owner-only, locked memory), and the cap
+// on decrypted plaintext.
+void load_identity(Config& c, const std::string& cwd) {
+  try {
+    c.decrypt_max = age::decrypt_memory_cap();
+  } catch (const Error& e) {
+    write_stderr(std::string("modelseal: MODELSEAL_DECRYPT_MAX: ") + e.what() + ": encrypted files are refused\n");
+  }
+  const char* id = env("MODELSEAL_IDENTITY");
+  if (!id) return;
+  try {
+    std::string path = absolute(id, cwd);
+    if (path.empty()) throw usage_error("cannot make its path absolute (no working directory)");
+    ::setenv("MODELSEAL_IDENTITY", path.c_str(), 1);
+    c.identities = age::load_identities(path);
+    if (c.identities.empty()) throw usage_error("no identity in " + path);
+  } catch (const std::exception& e) {
+    c.identities.clear();
+    c.identity_error = std::string("no usable MODELSEAL_IDENTITY: ") + e.what();
+    write_stderr("modelseal: " + c.identity_error + ": encrypted files are refused\n");
   }
 }
 
@@ -94,7 +120,7 @@ void load_config() noexcept {
     c.scan = env_flag("MODELSEAL_SCAN");
     c.verbose = env_flag("MODELSEAL_VERBOSE");
     c.hf_cache = env_flag("MODELSEAL_HF_CACHE");
-    if (const char* s = env("MODELSEAL_PRIVATE_COPY_MAX")) c.copy_max = parse_size(s);
+    c.copy_max = size_setting("MODELSEAL_PRIVATE_COPY_MAX", 0);
     char buf[PATH_MAX + 1];
     const std::string cwd = ::getcwd(buf, sizeof buf) && buf[0] == '/' ? buf : "";
     std::string_view rest = env("MODELSEAL_ROOTS") ? env("MODELSEAL_ROOTS") : "";
@@ -131,6 +157,7 @@ void load_config() noexcept {
         write_stderr(std::string("modelseal: unknown MODELSEAL_PREVERIFY \"") + p + "\" (model or off): off\n");
     }
     load_cache(c);
+    load_identity(c, cwd);
   } catch (...) {
     // Out of memory while reading the environment: everything is refused rather than passed.
     write_stderr("modelseal: cannot read the configuration: every open is refused\n");

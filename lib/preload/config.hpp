@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "modelseal/age.hpp"
 #include "modelseal/policy.hpp"
 #include "modelseal/version_cache.hpp"
 
@@ -22,6 +23,9 @@ struct Config {
   bool hf_cache = false;            // MODELSEAL_HF_CACHE=1
   uint64_t copy_max = 0;            // MODELSEAL_PRIVATE_COPY_MAX
   std::optional<VersionCache> cache;   // MODELSEAL_CACHE_DIR, or $XDG_RUNTIME_DIR/modelseal-cache
+  std::vector<age::Identity> identities;   // MODELSEAL_IDENTITY: NAME.age files are decrypted with them
+  std::string identity_error;              // why MODELSEAL_IDENTITY could not be read
+  uint64_t decrypt_max = 0;                // MODELSEAL_DECRYPT_MAX, or half the machine's memory; 0: not a size
 };
 
 // Read on the first call (the shim's constructor makes that its load); never destroyed.

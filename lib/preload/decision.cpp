@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "paths.hpp"
+#include "modelseal/age_model.hpp"
 #include "modelseal/content.hpp"
 #include "modelseal/formats.hpp"
 #include "modelseal/scan.hpp"
@@ -315,6 +316,51 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, std::s
     d.replacement = UniqueFd();
     d.reason = *known->scan_block;
     return;
+  }
+  d.allow = true;
+}
+
+void judge_encrypted(int fd, Target* root, std::string_view name, bool via_symlink, Decision& d) {
+  const Config& c = config();
+  const std::string file(name);
+  if (!root) {
+    d.reason = "the protected root names nothing now";
+    return;
+  }
+  if (c.identities.empty()) {
+    d.reason = c.identity_error;
+    return;
+  }
+  if (c.decrypt_max == 0) {
+    d.reason = "MODELSEAL_DECRYPT_MAX is not a size";
+    return;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    d.reason = file + ".age is not a regular file";
+    return;
+  }
+  std::string error;
+  d.model = model_of(*root, error);
+  if (!d.model) {
+    d.reason = error;
+    return;
+  }
+  const VerifiedModel& vm = *d.model;
+  if (via_symlink && !vm.manifest().serialization.allow_symlinks) {
+    d.reason = "reached through a symlink, which the signature does not allow";
+    return;
+  }
+  (void)ContentCheck::of(vm, name, 0, file);   // a name the signature does not list is refused here
+  d.replacement = age::open_decrypted(vm, file, fd, c.identities, c.decrypt_max);
+  d.hashed = true;
+  if (c.scan) {
+    std::string block = scan_verdict(d.replacement.get(), name);
+    if (!block.empty()) {
+      d.replacement = UniqueFd();
+      d.reason = block;
+      return;
+    }
   }
   d.allow = true;
 }

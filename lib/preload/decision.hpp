@@ -34,4 +34,9 @@ struct Decision {
 void judge(int fd, Target* root, std::string_view name, bool via_symlink, std::string_view real, Use use,
            Decision& d);
 
+// Decides on `fd`, the age file NAME.age found below `root` when the listed `name` itself is not
+// there (MODELSEAL_IDENTITY): on success, `d.replacement` is its plaintext in a sealed memory
+// file, checked against the signature. Throws Error when a check fails.
+void judge_encrypted(int fd, Target* root, std::string_view name, bool via_symlink, Decision& d);
+
 }  // namespace modelseal::preload

@@ -267,10 +267,41 @@ Decision decide(const Landed& l, Use use) {
   return d;
 }
 
+// NAME is not there. When NAME.age is, below a root, its plaintext stands for NAME: decrypted into
+// a sealed memory file and checked against the signature (judge_encrypted), or refused. Anything
+// else fails as the open did.
+int open_encrypted(int dirfd, const char* path, int flags) {
+  const int missing = errno;
+  const Config& c = config();
+  // Without MODELSEAL_IDENTITY nothing is decrypted, and a missing file costs no second look.
+  const bool configured = !c.identities.empty() || !c.identity_error.empty();
+  if (!configured || (flags & (O_PATH | O_DIRECTORY)) || std::strlen(path) > PATH_MAX - 5) return errno = missing, -1;
+  const std::string age_path = std::string(path) + ".age";
+  Landed l = land(dirfd, age_path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  if (!l.fd || !l.found.below || l.unknown || !l.found.name.ends_with(".age") || l.found.name.size() <= 4)
+    return errno = missing, -1;
+  if (l.added_nonblock) restore_blocking(l.fd.get());
+  const std::string name = l.found.name.substr(0, l.found.name.size() - 4);
+  Decision d;
+  try {
+    judge_encrypted(l.fd.get(), l.found.root, name, l.found.via_symlink, d);
+  } catch (const std::bad_alloc&) {
+    d.reason = "out of memory";
+  } catch (const std::exception& e) {
+    d.reason = e.what();
+  }
+  if (!d.allow) d.replacement = UniqueFd();
+  // Never in warn mode either: there is no plaintext to hand over that was not checked.
+  record(d, l.shown.substr(0, l.shown.size() - (l.shown.ends_with(".age") ? 4 : 0)), true, "open");
+  if (!d.allow || !d.replacement) return refuse();
+  if (!(flags & O_CLOEXEC)) ::fcntl(d.replacement.get(), F_SETFD, 0);
+  return d.replacement.release();
+}
+
 int gated_read(int dirfd, const char* path, int flags, mode_t mode) {
   const Config& c = config();
   Landed l = land(dirfd, path, flags, mode);
-  if (!l.fd) return -1;
+  if (!l.fd) return errno == ENOENT ? open_encrypted(dirfd, path, flags) : -1;
   if (!l.found.below && !l.unknown) {
     if (!l.added_nonblock) return l.fd.release();
     if (regular_or_dir(l.fd.get())) {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "modelseal/age_model.hpp"
 #include "modelseal/sign.hpp"
 #include "modelseal/content.hpp"
 #include "modelseal/verified_read.hpp"
@@ -252,4 +253,50 @@ TEST_CASE("hf_cache: links into the cache's blobs/ only") {
   CHECK(what_of([&] { open_verified(vm, "w.bin"); }).find("blobs/") != std::string::npos);
   o.hf_cache = true;
   CHECK(status_of([&] { verify_signature(t.model(), t.policy, o); }) == Status::usage);
+}
+
+TEST_CASE("open_verified with identities: NAME.age stands for a missing NAME, decrypted into sealed memory") {
+  TempModel t;
+  const std::string big = random_bytes(200000, 7);
+  t.write("w.bin", big);
+  t.write("sub/c.json", "{}");
+  t.sign(64 * 1024);   // shards: each range of the plaintext is checked
+  VerifiedModel vm = t.verified();
+  age::Identity id = age::Identity::generate();
+  age::encrypt_model(vm, {id.recipient()}, {});
+  fs::remove(t.model() / "w.bin");
+  const std::vector<age::Identity> ids{id};
+
+  UniqueFd fd = open_verified(vm, "w.bin", ids);
+  REQUIRE(fd);
+  CHECK((::fcntl(fd.get(), F_GETFL) & O_ACCMODE) == O_RDONLY);
+  CHECK((::fcntl(fd.get(), F_GET_SEALS) & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)) ==
+        (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK));
+  std::string got(big.size(), '\0');
+  CHECK(::pread(fd.get(), got.data(), got.size(), 0) == static_cast<ssize_t>(big.size()));
+  CHECK(got == big);
+  CHECK(age::decrypted_bytes_held() >= big.size());
+  // A file that is there is read as it is; without identities NAME is simply missing.
+  CHECK(open_verified(vm, "sub/c.json", ids));
+  CHECK(status_of([&] { open_verified(vm, "w.bin", {}); }) == Status::io);
+  // Another identity, and a ciphertext of other bytes made for the right recipient.
+  CHECK(what_of([&] { open_verified(vm, "w.bin", {age::Identity::generate()}); }).find("no identity matches") != std::string::npos);
+  {
+    fs::path age = t.model() / "w.bin.age";
+    fs::rename(age, t.dir / "keep");
+    t.write("w.bin", random_bytes(200000, 8));
+    TempModel other;   // any signed model: encrypt_model only needs its listing
+    other.write("w.bin", random_bytes(200000, 8));
+    other.sign();
+    age::encrypt_model(other.verified(), {id.recipient()}, {});
+    fs::remove(t.model() / "w.bin");
+    fs::copy_file(other.model() / "w.bin.age", age);
+    CHECK(what_of([&] { open_verified(vm, "w.bin", ids); }).find("modified") != std::string::npos);
+    fs::remove(age);
+    fs::rename(t.dir / "keep", age);
+  }
+  // Past the cap of plaintext one process may hold.
+  ::setenv("MODELSEAL_DECRYPT_MAX", "100K", 1);
+  CHECK(what_of([&] { open_verified(vm, "w.bin", ids); }).find("over the cap of 100.0 KiB") != std::string::npos);
+  ::unsetenv("MODELSEAL_DECRYPT_MAX");
 }

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "modelseal/age.hpp"
@@ -43,6 +45,24 @@ std::vector<std::filesystem::path> decrypt_model(const VerifiedModel& model, con
 // content checker's mismatch error.
 void check_encrypted(const VerifiedModel& model, const std::string& name, const std::filesystem::path& path,
                      const std::vector<Identity>& identities, unsigned threads = 0);
+
+// The name every memory file of decrypted plaintext starts with (memfd_create; /proc/PID/fd and
+// /proc/PID/maps show it as "/memfd:modelseal-age:NAME").
+inline constexpr std::string_view kMemfdPrefix = "modelseal-age:";
+
+// Bytes of decrypted plaintext this process holds in such memory files now, open or mapped.
+uint64_t decrypted_bytes_held();
+// How much it may hold: MODELSEAL_DECRYPT_MAX (bytes, K/M/G/T suffixes), or half the machine's
+// memory. Error(usage) when the variable is not a size.
+uint64_t decrypt_memory_cap();
+
+// NAME's plaintext for a loader: the age file `fd` (NAME.age, for the listed file `name`)
+// decrypted into a sealed memory file (no writes, no shrinking or growing) while it is hashed,
+// handed back read-only at offset 0 only once the digest matched the signature. Throws AgeError,
+// the content checker's mismatch error, or Error(io) when the plaintext would take what this
+// process holds past `cap` bytes (decrypted_bytes_held()).
+UniqueFd open_decrypted(const VerifiedModel& model, const std::string& name, int fd,
+                        const std::vector<Identity>& identities, uint64_t cap, unsigned threads = 0);
 
 }  // namespace modelseal::age
 

@@ -35,6 +35,13 @@ std::string read_verified(const VerifiedModel& model, std::string_view path);
 // was hashed and no process has it open for writing.
 UniqueFd open_verified(const VerifiedModel& model, std::string_view path);
 
+// The same for an encrypted model (modelseal-encrypt(1)): when the listed file `path` is not
+// there but `path`.age is, that age file is decrypted with `identities` into a sealed memory file
+// while it is hashed, and a read-only descriptor of it is returned once its plaintext matched the
+// signature (nothing is written to disk). The plaintext one process holds this way is bounded by
+// age::decrypt_memory_cap() (MODELSEAL_DECRYPT_MAX).
+UniqueFd open_verified(const VerifiedModel& model, std::string_view path, const std::vector<age::Identity>& identities);
+
 // Every listed file of `model` that is on disk, hashed at once on every core (the shards of each
 // file too), as verify_model() does but without failing the model for a missing, unlisted or
 // modified file: returns the files that matched with nothing able to change them unseen.

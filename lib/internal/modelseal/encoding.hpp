@@ -24,4 +24,8 @@ std::string base64_encode(std::string_view bytes);
 // Strict: padded standard alphabet only, no whitespace; nullopt otherwise.
 std::optional<std::string> base64_decode(std::string_view b64);
 
+// A size in bytes, with an optional K, M, G or T suffix (powers of 1024; "256M", "64GiB", "1G").
+// Error(usage) naming `text` when it is not one.
+uint64_t parse_size(const std::string& text);
+
 }  // namespace modelseal
