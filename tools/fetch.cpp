@@ -15,13 +15,14 @@ namespace {
 std::atomic<bool> g_cancel{false};
 extern "C" void on_signal(int) { g_cancel.store(true); }
 
-// "500M", "64G", "1048576": binary multiples (K, M, G, T, with an optional "iB" or "B").
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Download a signed model over HTTPS, verifying every file as it arrives.", "modelseal fetch"};
   std::string url, out, policy_file, max_size = "64G";
-  std::vector<std::string> pubkeys;
+  std::vector<std::string> pubkeys, age_identities;
+  std::string pass_file;
+  bool age_passphrase = false;
   FetchOptions opts;
   bool as_json = false, quiet = false;
   app.add_option("URL", url, "https:// URL of the model's folder (the one holding model.sig)")->required();
@@ -45,6 +46,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 3600L));
   app.add_flag("-f,--force", opts.replace,
                "Replace an existing DIR (empty, or a model signed under the same trust) atomically, once all verified");
+  app.add_option("-i,--age-identity", age_identities,
+                 "An encrypted model: fetch each NAME as NAME.age, decrypting it with this age identity file as it "
+                 "streams to check the plaintext; only the ciphertext lands; repeatable");
+  app.add_flag("--passphrase", age_passphrase, "An encrypted model: its files were encrypted with a passphrase");
+  app.add_option("--passphrase-file", pass_file, "With --passphrase: read it from the first line of FILE (mode 600)");
   app.add_flag("--json", as_json, "Print a JSON report (schemas/fetch-report.schema.json)");
   tool::add_common(app, quiet);
   app.footer("Nothing is written to DIR unless every file matched the signature; exit status: 0 fetched and\n"
@@ -52,10 +58,14 @@ int main(int argc, char** argv) {
              "Example:\n  $ modelseal fetch https://models.example.com/bert -o ./bert -p release.pub\n"
              "  ./bert: OK (12 files, 420.1 MiB, sha256:9274..., signed by 3f1c0a...)\n"
              "  $ modelseal fetch https://10.0.0.5/bert -o ./bert --policy prod.json \\\n"
-             "      --cacert ca.pem --cert client.pem --key client.key");
+             "      --cacert ca.pem --cert client.pem --key client.key\n"
+             "  $ modelseal fetch https://models.example.com/bert-enc -o ./bert -p release.pub -i inference.agekey");
   return tool::run(app, argc, argv, [&]() -> int {
     Policy policy = tool::load_policy(pubkeys, policy_file);
     opts.max_file_size = parse_size(max_size);
+    if (!pass_file.empty() && !age_passphrase) throw usage_error("--passphrase-file goes with --passphrase");
+    const std::vector<age::Identity> ids = tool::load_age_identities(age_identities, age_passphrase, pass_file);
+    if (!ids.empty()) opts.identities = &ids;
     if (!opts.tls.client_key.empty() && opts.tls.client_cert.empty())
       throw usage_error("--key needs --cert", "give the client certificate with --cert FILE");
     const bool show = !quiet && !as_json;

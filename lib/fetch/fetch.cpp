@@ -56,7 +56,7 @@ struct Transfer {
   }
 
   void start(Staging& stage, const FetchOptions& opts) {
-    if (!fd) fd = stage.create_file(stream.plan().name);
+    if (!fd) fd = stage.create_file(stream.plan().stored());
     easy = make_easy(stream.url(), opts, errbuf);
     bool ok = curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &Transfer::on_data) == CURLE_OK &&
               curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, this) == CURLE_OK &&
@@ -79,7 +79,7 @@ struct Transfer {
     if (::fsync(fd.get()) != 0) throw errno_error("cannot write", stream.plan().name, errno);
     if (::close(fd.release()) != 0) throw errno_error("cannot write", stream.plan().name, errno);
     record->ok = true;
-    if (!stream.plan().sized && stream.plan().check) record->sha256 = digest_hex(stream.plan().check->digests()[0]);
+    if (!stream.plan().sized && !stream.plan().encrypted && stream.plan().check) record->sha256 = digest_hex(stream.plan().check->digests()[0]);
   }
 };
 
@@ -241,15 +241,19 @@ VerifiedModel fetch_model(const std::string& url, const fs::path& dir, const Pol
     report->signers = vm->signers();
 
     // 2. Every listed file, checked as it streams; nothing else is requested.
-    const std::vector<FilePlan> plans = plan_files(vm->manifest(), opts.max_file_size);
+    // With identities, each file is NAME.age: decrypted as it streams, its plaintext checked,
+    // its ciphertext stored.
+    std::vector<FilePlan> plans = plan_files(vm->manifest(), opts.max_file_size);
+    if (opts.identities)
+      for (auto& p : plans) p.encrypted = true;
     uint64_t total = 0;
     for (const auto& p : plans) total += p.sized ? p.bound : 0;
     std::atomic<uint64_t>* counter = opts.on_verified ? opts.on_verified(total) : nullptr;
     report->files.reserve(plans.size());
     std::deque<Transfer> transfers;
     for (const auto& p : plans) {
-      report->files.emplace_back().name = p.name;
-      transfers.emplace_back(Stream(p, resource_url(base, p.name)), &report->files.back(), counter);
+      report->files.emplace_back().name = p.stored();
+      transfers.emplace_back(Stream(p, resource_url(base, p.stored()), opts.identities), &report->files.back(), counter);
     }
     try {
       run_all(transfers, opts.parallel, stage, opts);

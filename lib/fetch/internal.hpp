@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "modelseal/age.hpp"
 #include "modelseal/content.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/error.hpp"
@@ -85,7 +86,9 @@ struct FilePlan {
   std::string name;                   // path relative to the model root
   std::optional<ContentCheck> check;  // what the signature says it holds; none: only bounded
   bool sized = false;                 // the signature records the size (shards): bound
-  uint64_t bound = 0;                 // most bytes accepted
+  uint64_t bound = 0;                 // most bytes accepted (of plaintext, when encrypted)
+  bool encrypted = false;             // fetched and stored as NAME.age; its plaintext is checked
+  std::string stored() const { return encrypted ? name + ".age" : name; }
 };
 
 // Files of a verified manifest, grouped and bounded. Error(not_trusted) if the shards of a file
@@ -96,10 +99,9 @@ std::vector<FilePlan> plan_files(const Manifest& m, uint64_t max_file_size);
 // bytes are complete and writes them to `fd`. Any failure is kept and ends the transfer.
 class Stream {
  public:
-  Stream(const FilePlan& plan, std::string url)
-      : plan_(&plan), url_(std::move(url)) {
-    if (plan.check) content_.emplace(plan.check->named(url_));
-  }
+  // With `identities`, the bytes are an age file (plan.encrypted): they are decrypted as they
+  // arrive and the plaintext is what is bounded and checked; the ciphertext is what is stored.
+  Stream(const FilePlan& plan, std::string url, const std::vector<age::Identity>* identities = nullptr);
   // Content-Length announced by the server (-1 unknown): refused at once when out of bounds.
   void announce(int64_t length);
   void write(int fd, const char* data, size_t n);
@@ -111,10 +113,20 @@ class Stream {
   const std::string& url() const { return url_; }
 
  private:
+  // What the content check sees: the bytes received, or what they decrypt to. On the heap, so
+  // that the decryptor's sink keeps pointing at it when the stream moves.
+  struct Plain {
+    std::optional<ContentStream> content;
+    uint64_t pos = 0;
+    void take(const FilePlan& plan, const std::string& url, const uint8_t* data, size_t n);
+  };
   const FilePlan* plan_;
   std::string url_;
-  std::optional<ContentStream> content_;
+  const std::vector<age::Identity>* identities_;
+  std::unique_ptr<Plain> plain_;
+  std::unique_ptr<age::StreamDecryptor> decrypt_;
   uint64_t pos_ = 0;
+  uint64_t limit_;   // most bytes received: the bound, or the most its ciphertext can take
 };
 
 }  // namespace modelseal::fetch_detail

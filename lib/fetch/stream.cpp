@@ -46,45 +46,79 @@ std::vector<FilePlan> plan_files(const Manifest& m, uint64_t max_file_size) {
   return out;
 }
 
+Stream::Stream(const FilePlan& plan, std::string url, const std::vector<age::Identity>* identities)
+    : plan_(&plan), url_(std::move(url)), identities_(plan.encrypted ? identities : nullptr),
+      plain_(std::make_unique<Plain>()), limit_(plan.bound) {
+  if (plan.check) plain_->content.emplace(plan.check->named(url_));
+  if (plan.encrypted && !identities_) throw usage_error("no identity to decrypt " + url_ + " with");
+  if (identities_) {   // header, payload nonce, a tag per chunk
+    const uint64_t chunks = plan.bound / age::kChunkSize + 1;
+    limit_ = plan.bound > UINT64_MAX / 2 ? UINT64_MAX
+                                         : plan.bound + chunks * age::kTagSize + age::kNonceSize + age::kMaxHeaderSize;
+  }
+  restart();
+}
+
+void Stream::Plain::take(const FilePlan& plan, const std::string& url, const uint8_t* data, size_t n) {
+  if (n > plan.bound - pos) {
+    if (plan.sized) throw untrusted(plan.name + " is longer on the server than signed (" + bytes_text(plan.bound) + "): " + url);
+    throw untrusted(plan.name + " is longer than allowed (" + bytes_text(plan.bound) + "): " + url,
+                    "raise --max-file-size if you expect a file this large");
+  }
+  if (content) content->update(data, n);
+  pos += n;
+}
+
 void Stream::announce(int64_t length) {
   if (length < 0) return;
   const uint64_t n = static_cast<uint64_t>(length);
-  if (plan_->sized && n != plan_->bound)
+  if (plan_->sized && !identities_ && n != plan_->bound)
     throw untrusted(plan_->name + " is " + bytes_text(n) + " on the server, signed as " + bytes_text(plan_->bound) +
                     ": " + url_);
-  if (n > plan_->bound)
-    throw untrusted(plan_->name + " is " + bytes_text(n) + " on the server, more than allowed (" +
-                        bytes_text(plan_->bound) + "): " + url_,
+  if (n > limit_)
+    throw untrusted(plan_->stored() + " is " + bytes_text(n) + " on the server, more than allowed (" +
+                        bytes_text(limit_) + "): " + url_,
                     "raise --max-file-size if you expect a file this large");
 }
 
 void Stream::write(int fd, const char* data, size_t n) {
-  if (n > plan_->bound - pos_) {
-    if (plan_->sized)
-      throw untrusted(plan_->name + " is longer on the server than signed (" + bytes_text(plan_->bound) + "): " + url_);
-    throw untrusted(plan_->name + " is longer than allowed (" + bytes_text(plan_->bound) + "): " + url_,
-                    "raise --max-file-size if you expect a file this large");
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+  if (decrypt_) {
+    if (n > limit_ - pos_)
+      throw untrusted(plan_->stored() + " is longer than its plaintext allows (" + bytes_text(limit_) + "): " + url_);
+    decrypt_->feed({bytes, n});   // the plaintext goes to plain_ as each chunk authenticates
+  } else {
+    plain_->take(*plan_, url_, bytes, n);
   }
-  if (content_) content_->update(reinterpret_cast<const uint8_t*>(data), n);
   pos_ += n;
   for (size_t off = 0; off < n;) {
     ssize_t w = ::write(fd, data + off, n - off);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) throw errno_error("cannot write", plan_->name, errno);
+    if (w < 0) throw errno_error("cannot write", plan_->stored(), errno);
     off += static_cast<size_t>(w);
   }
 }
 
 void Stream::finish() {
-  if (plan_->sized && pos_ != plan_->bound)
-    throw untrusted(plan_->name + " is " + bytes_text(pos_) + " on the server, signed as " + bytes_text(plan_->bound) +
-                    ": " + url_);
-  if (content_) content_->finish();
+  if (decrypt_) decrypt_->finish();
+  if (plan_->sized && plain_->pos != plan_->bound)
+    throw untrusted(plan_->name + " is " + bytes_text(plain_->pos) + (identities_ ? " decrypted" : " on the server") +
+                    ", signed as " + bytes_text(plan_->bound) + ": " + url_);
+  if (plain_->content) plain_->content->finish();
 }
 
 void Stream::restart() {
-  if (content_) content_->restart();
+  if (plain_->content) plain_->content->restart();
+  plain_->pos = 0;
   pos_ = 0;
+  if (identities_) {
+    Plain* plain = plain_.get();
+    const FilePlan* plan = plan_;
+    const std::string url = url_;
+    decrypt_ = std::make_unique<age::StreamDecryptor>(
+        *identities_, [plain, plan, url](std::span<const uint8_t> b) { plain->take(*plan, url, b.data(), b.size()); },
+        url_);
+  }
 }
 
 }  // namespace modelseal::fetch_detail

@@ -20,6 +20,11 @@
 
 namespace modelseal {
 
+namespace age {
+class Identity;
+}
+
+
 // How to reach the server. Defaults are the safe choice: HTTPS only, TLS 1.2 or newer, the
 // server's certificate checked against the system store.
 struct TlsOptions {
@@ -45,6 +50,9 @@ struct FetchOptions {
   // Called once the signature is verified, with the bytes to come (0 if the signature does not
   // record sizes); returns a counter to add downloaded bytes to, or nullptr.
   std::function<std::atomic<uint64_t>*(uint64_t total)> on_verified;
+  // An encrypted model: every listed NAME is fetched as NAME.age, decrypted with these as it
+  // streams so that its plaintext is checked against the signature, and stored as ciphertext.
+  const std::vector<age::Identity>* identities = nullptr;
 };
 
 struct FetchedFile {
