@@ -1,5 +1,7 @@
-// age's primitives: HKDF-SHA-256, HMAC-SHA-256 and scrypt from OpenSSL's EVP_KDF/EVP_MAC,
-// ChaCha20-Poly1305 from libsodium.
+// age's primitives: HKDF-SHA-256, HMAC-SHA-256 and scrypt from OpenSSL's EVP_KDF/EVP_MAC, and
+// ChaCha20-Poly1305 from OpenSSL's EVP (its assembly is about twice libsodium 1.0.18's speed here,
+// and the payload is where the time goes).
+#include <climits>
 #include <memory>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -70,17 +72,53 @@ SecretBytes scrypt(Bytes pass, Bytes salt, int log2n) {
   return derive("SCRYPT", params, 32);
 }
 
+namespace {
+
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+// One context per thread, the cipher fetched once: a chunk is 64 KiB, set-up would show.
+EVP_CIPHER_CTX* cipher_ctx() {
+  thread_local CipherCtx c;
+  if (!c.ctx) throw std::bad_alloc();
+  return c.ctx;
+}
+
+const EVP_CIPHER* chacha20_poly1305() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
+  if (!cipher) throw io_error("openssl has no ChaCha20-Poly1305");
+  return cipher;
+}
+
+bool fits(size_t n) { return n <= static_cast<size_t>(INT_MAX); }
+
+}  // namespace
+
 void aead_seal(const uint8_t* key, const uint8_t* nonce, Bytes plain, uint8_t* out) {
-  unsigned long long len = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out, &len, plain.data(), plain.size(), nullptr, 0, nullptr, nonce, key);
+  EVP_CIPHER_CTX* ctx = cipher_ctx();
+  int len = 0, tail = 0;
+  if (!fits(plain.size()) || EVP_EncryptInit_ex2(ctx, chacha20_poly1305(), key, nonce, nullptr) != 1 ||
+      EVP_EncryptUpdate(ctx, out, &len, plain.data(), static_cast<int>(plain.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx, out + len, &tail) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), out + plain.size()) != 1)
+    throw io_error("ChaCha20-Poly1305 encryption failed");
 }
 
 bool aead_open(const uint8_t* key, const uint8_t* nonce, Bytes sealed, uint8_t* out) {
-  if (sealed.size() < kTagSize) return false;
-  unsigned long long len = 0;
-  // libsodium checks the tag before it writes any plaintext.
-  return crypto_aead_chacha20poly1305_ietf_decrypt(out, &len, nullptr, sealed.data(), sealed.size(), nullptr, 0,
-                                                   nonce, key) == 0;
+  if (sealed.size() < kTagSize || !fits(sealed.size())) return false;
+  const size_t n = sealed.size() - kTagSize;
+  EVP_CIPHER_CTX* ctx = cipher_ctx();
+  int len = 0, tail = 0;
+  const bool ok = EVP_DecryptInit_ex2(ctx, chacha20_poly1305(), key, nonce, nullptr) == 1 &&
+                  EVP_DecryptUpdate(ctx, out, &len, sealed.data(), static_cast<int>(n)) == 1 &&
+                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagSize),
+                                      const_cast<uint8_t*>(sealed.data() + n)) == 1 &&
+                  EVP_DecryptFinal_ex(ctx, out + len, &tail) == 1;
+  // OpenSSL writes the plaintext before it checks the tag: none of it may outlive a failure.
+  if (!ok) sodium_memzero(out, n);
+  return ok;
 }
 
 SecretBytes payload_key(const SecretBytes& file_key, Bytes nonce) {
