@@ -1,6 +1,7 @@
 #include "modelseal/verified_read.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -131,6 +132,53 @@ UniqueFd open_verified(const VerifiedModel& model, std::string_view path, const 
   if (!enc) return open_verified(model, path);   // the error about NAME itself
   identity_of(enc.get(), display_of(model, path) + ".age");   // a regular file, or not trusted
   return age::open_decrypted(model, name, enc.get(), identities, age::decrypt_memory_cap());
+}
+
+std::string read_verified(const VerifiedModel& model, std::string_view path, uint64_t offset, uint64_t length,
+                          const std::vector<age::Identity>& identities) {
+  const std::string name = name_in_model(model, path), display = display_of(model, path);
+  std::optional<age::Decryptor> dec;   // NAME.age standing for a missing NAME
+  if (!identities.empty() && !model.single_file() && !invalid_path_reason(path) && !model.resources_for(path).empty() &&
+      !open_below(model, path) && errno == ENOENT) {
+    if (UniqueFd enc = open_below(model, name + ".age")) {
+      identity_of(enc.get(), display + ".age");   // a regular file, or not trusted
+      dec.emplace(age::Decryptor::open(enc.get(), identities, display + ".age"));
+    }
+  }
+  UniqueFd fd = dec ? UniqueFd() : open_listed(model, path);
+  const FileIdentity id = dec ? FileIdentity{} : identity_of(fd.get(), display);
+  const uint64_t size = dec ? dec->size() : id.size;
+  if (offset > size || length > size - offset)
+    throw usage_error("bytes " + std::to_string(offset) + "+" + std::to_string(length) + " are past the end of " +
+                      display + " (" + std::to_string(size) + " bytes)");
+  const ContentCheck want = ContentCheck::of(model, name, size, display);
+  std::string out(length, '\0');
+  std::vector<uint8_t> buf(8u << 20);
+  // Every signed range the bytes touch is read whole (decrypting only its chunks) and checked.
+  for (size_t i = 0; i < want.ranges().size(); ++i) {
+    const auto [start, end] = want.ranges()[i];
+    if (length == 0 || end <= offset || start >= offset + length) continue;
+    Sha256 sha;
+    for (uint64_t pos = start; pos < end;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - pos));
+      if (dec) {
+        dec->read(pos, {buf.data(), n});
+      } else {
+        ssize_t got = ::pread(fd.get(), buf.data(), n, static_cast<off_t>(pos));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw errno_error("cannot read", display, errno);
+        if (static_cast<size_t>(got) != n) throw untrusted("changed while it was read (shorter): " + display);
+      }
+      sha.update(buf.data(), n);
+      const uint64_t from = std::max(pos, offset), to = std::min(pos + n, offset + length);
+      if (from < to) std::memcpy(out.data() + (from - offset), buf.data() + (from - pos), static_cast<size_t>(to - from));
+      pos += n;
+    }
+    const Digest got = sha.finish();
+    if (got != want.digests()[i]) want.mismatch(i, got);
+  }
+  if (!dec && identity_of(fd.get(), display) != id) throw untrusted("changed while it was read: " + display);
+  return out;
 }
 
 // The names of the files a manifest lists, once each, sorted.

@@ -99,6 +99,24 @@ class Encrypted(TempDirTest):
         self.flip_byte(self.w + ".age", 70_000)
         self.assertRefusedOnce(run(["cat", self.w], env=self.env), "")
 
+    def test_header_stanza_mac_and_truncation(self):
+        age = self.w + ".age"
+        with open(age, "rb") as f:
+            good = f.read()
+        mac = good.index(b"\n--- ") + 6
+        stanza = good.index(b"-> X25519 ") + 12
+        for what, data in (("stanza", good[:stanza] + bytes([good[stanza] ^ 1]) + good[stanza + 1:]),
+                           ("mac", good[:mac] + bytes([good[mac] ^ 1]) + good[mac + 1:]),
+                           ("truncated", good[:-1]),
+                           ("last chunk cut off", good[:len(good) - (len(good) - mac) % 65552 - 1])):
+            with self.subTest(what=what):
+                with open(age, "wb") as f:
+                    f.write(data)
+                self.assertRefusedOnce(run(["cat", self.w], env=self.env), "")
+        with open(age, "wb") as f:
+            f.write(good)
+        self.assertEqual(run(["cat", self.w], env=self.env).stdout, self.data)
+
     def test_encrypted_by_someone_else(self):
         # age is not a signature: anyone can encrypt to the recipient.
         fake = self.p("fake")

@@ -300,3 +300,46 @@ TEST_CASE("open_verified with identities: NAME.age stands for a missing NAME, de
   CHECK(what_of([&] { open_verified(vm, "w.bin", ids); }).find("over the cap of 100.0 KiB") != std::string::npos);
   ::unsetenv("MODELSEAL_DECRYPT_MAX");
 }
+
+TEST_CASE("read_verified of a range: only the shards it touches, plaintext or NAME.age") {
+  TempModel t;
+  const std::string big = random_bytes(1 << 20, 9);   // 16 shards of 64 KiB
+  t.write("w.bin", big);
+  t.sign(64 * 1024);
+  VerifiedModel vm = t.verified();
+  CHECK(read_verified(vm, "w.bin", 70000, 1000) == big.substr(70000, 1000));
+  CHECK(read_verified(vm, "w.bin", 65530, 20) == big.substr(65530, 20));   // across two shards
+  CHECK(read_verified(vm, "w.bin", 0, big.size()) == big);
+  CHECK(read_verified(vm, "w.bin", big.size(), 0).empty());
+  CHECK(status_of([&] { read_verified(vm, "w.bin", big.size() - 1, 2); }) == Status::usage);
+  // A byte changed in the last shard: the first shards still read, the last does not.
+  {
+    std::string changed = big;
+    changed[big.size() - 10] ^= 1;
+    t.write("w.bin", changed);
+    CHECK(read_verified(vm, "w.bin", 0, 4096) == big.substr(0, 4096));
+    CHECK(status_of([&] { read_verified(vm, "w.bin", big.size() - 100, 100); }) == Status::not_trusted);
+    t.write("w.bin", big);
+  }
+  // Encrypted: the same, decrypting only the chunks of the shards touched.
+  age::Identity id = age::Identity::generate();
+  age::encrypt_model(vm, {id.recipient()}, {});
+  fs::remove(t.model() / "w.bin");
+  const std::vector<age::Identity> ids{id};
+  CHECK(read_verified(vm, "w.bin", 70000, 1000, ids) == big.substr(70000, 1000));
+  CHECK(read_verified(vm, "w.bin", 0, big.size(), ids) == big);
+  {
+    // A chunk of the ciphertext in the middle flipped: the shards before it still read.
+    std::fstream f(t.model() / "w.bin.age", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(t.model() / "w.bin.age") / 2));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(t.model() / "w.bin.age") / 2));
+    c ^= 1;
+    f.write(&c, 1);
+  }
+  CHECK(read_verified(vm, "w.bin", 0, 4096, ids) == big.substr(0, 4096));
+  CHECK(what_of([&] { read_verified(vm, "w.bin", big.size() / 2 - 100, 200, ids); }).find("does not authenticate") !=
+        std::string::npos);
+  CHECK(status_of([&] { read_verified(vm, "w.bin", 0, 10); }) == Status::io);   // no identity: NAME is missing
+}

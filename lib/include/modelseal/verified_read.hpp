@@ -28,6 +28,14 @@ void check_fd(const VerifiedModel& model, std::string_view name, int fd, const s
 // bytes are exactly the bytes that were hashed and matched the signature.
 std::string read_verified(const VerifiedModel& model, std::string_view path);
 
+// Bytes [offset, offset + length) of the listed file `path`, checked: for a shard-signed model
+// (--shard-size) only the shards those bytes touch are read and hashed, for a whole-file signature
+// the whole file. With `identities`, a missing `path` whose `path`.age is there is read from the
+// age file by random access: only the chunks of those shards are decrypted (the header and the
+// final chunk are authenticated first). Error(usage) past the end of the file.
+std::string read_verified(const VerifiedModel& model, std::string_view path, uint64_t offset, uint64_t length,
+                          const std::vector<age::Identity>& identities = {});
+
 // A read-only descriptor (offset 0) of the listed file `path`, whose content was hashed through
 // this very descriptor and matched. Another writer may still change the file afterwards; see
 // modelseal-preload(8) for what that means and how to prevent it. A file verify_model() already
