@@ -1,7 +1,9 @@
 // modelseal's C++ API in one include: verify and sign models, trust policies and keys, the
-// verified-read API, the scanner, attestations and chains, fetch and the audit log. Needs C++20.
+// verified-read API, the scanner, attestations and chains, fetch, the audit log and models
+// encrypted at rest (age). Needs C++20.
 #pragma once
 
+#include "modelseal/age_model.hpp"
 #include "modelseal/attest.hpp"
 #include "modelseal/audit.hpp"
 #include "modelseal/chain.hpp"
