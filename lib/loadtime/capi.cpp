@@ -9,7 +9,9 @@
 #include <memory>
 #include <new>
 #include <system_error>
+#include <unistd.h>
 
+#include "modelseal/age.hpp"
 #include "modelseal/encoding.hpp"
 #include "modelseal/json.hpp"
 #include "modelseal/keys.hpp"
@@ -25,6 +27,7 @@ struct modelseal_policy {
 struct modelseal_model {
   modelseal::VerifiedModel model;
   std::string digest;
+  std::vector<modelseal::age::Identity> identities;   // age_identity, for NAME.age files
 };
 
 namespace {
@@ -189,10 +192,13 @@ modelseal_status modelseal_verify_with(const modelseal_policy* policy, const cha
     opts.insecure_ignore_unlisted_files = o.flags & MODELSEAL_VERIFY_INSECURE_IGNORE_UNLISTED_FILES;
     opts.insecure_allow_symlinks = o.flags & MODELSEAL_VERIFY_INSECURE_ALLOW_SYMLINKS;
     opts.hash.threads = o.threads;
+    std::vector<modelseal::age::Identity> ids;
+    if (o.age_identity) ids = modelseal::age::load_identities(o.age_identity);
+    if (!ids.empty()) opts.identities = &ids;
     auto vm = (o.flags & MODELSEAL_VERIFY_SIGNATURE_ONLY) ? modelseal::verify_signature(model, policy->policy, opts)
                                                             : modelseal::verify_model(model, policy->policy, opts);
     std::string digest = "sha256:" + modelseal::digest_hex(vm.root_digest());
-    auto m = std::make_unique<modelseal_model>(modelseal_model{std::move(vm), std::move(digest)});
+    auto m = std::make_unique<modelseal_model>(modelseal_model{std::move(vm), std::move(digest), std::move(ids)});
     *out = m.release();
   });
 }
@@ -249,7 +255,19 @@ modelseal_status modelseal_read_verified(const modelseal_model* model, const cha
     need(len, "len");
     *data = nullptr;
     *len = 0;
-    std::string bytes = modelseal::read_verified(model->model, path);
+    std::string bytes;
+    if (model->identities.empty()) {
+      bytes = modelseal::read_verified(model->model, path);
+    } else {   // NAME, or NAME.age decrypted into sealed memory: read from the checked descriptor
+      modelseal::UniqueFd f = modelseal::open_verified(model->model, path, model->identities);
+      for (char buf[1 << 16];;) {
+        ssize_t n = ::read(f.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw modelseal::errno_error("cannot read", path, errno);
+        if (n == 0) break;
+        bytes.append(buf, static_cast<size_t>(n));
+      }
+    }
     auto* buf = static_cast<unsigned char*>(std::malloc(bytes.size() + 1));
     if (!buf) throw std::bad_alloc();
     std::memcpy(buf, bytes.data(), bytes.size());
@@ -265,7 +283,9 @@ modelseal_status modelseal_open_verified(const modelseal_model* model, const cha
     need(path, "path");
     need(fd, "fd");
     *fd = -1;
-    *fd = modelseal::open_verified(model->model, path).release();
+    *fd = (model->identities.empty() ? modelseal::open_verified(model->model, path)
+                                      : modelseal::open_verified(model->model, path, model->identities))
+              .release();
   });
 }
 

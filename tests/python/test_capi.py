@@ -4,7 +4,7 @@ import ctypes
 import errno
 import os
 
-from pyharness import ModelTest, main, modelseal, write
+from pyharness import ModelTest, main, modelseal, run, write
 from modelseal import _native
 
 
@@ -44,6 +44,26 @@ class CApi(ModelTest):
         opts.size = ctypes.sizeof(opts)
         self.assertEqual(self.verify_with(ctypes.byref(opts))[0], 3)
         self.assertEqual(self.lib.modelseal_last_errno(), errno.ENOENT)
+
+    def test_an_encrypted_model(self):
+        # age_identity: NAME.age is verified, read and opened as NAME, decrypted in memory.
+        ident = os.path.join(self.tmp, "id.agekey")
+        r = run("keygen", "-t", "x25519", "-o", ident, "-q")
+        self.assertEqual(r.rc, 0, r)
+        r = run("encrypt", self.model, "-p", self.pub, "-r", r.out.strip(), "--remove-plaintext", "-q")
+        self.assertEqual(r.rc, 0, r)
+        self.assertFalse(os.path.exists(self.path("model.safetensors")))
+        with self.assertRaises(modelseal.NotTrusted) as e:
+            modelseal.verify(self.model, public_key=self.pub)
+        self.assertIn("encrypted (age)", str(e.exception))
+        m = modelseal.verify(self.model, public_key=self.pub, age_identity=ident)
+        self.assertEqual(m.read("model.safetensors"), self.FILES["model.safetensors"])
+        with m.open("tokenizer/vocab.txt") as f:
+            self.assertEqual(f.read(), self.FILES["tokenizer/vocab.txt"])
+        self.assertEqual(sorted(os.listdir(self.model)),
+                         sorted(["config.json.age", "model.safetensors.age", "tokenizer", "empty.bin.age", "model.sig"]))
+        with self.assertRaises(modelseal.ModelsealOSError):   # a missing identity file, as verify -i says
+            modelseal.verify(self.model, public_key=self.pub, age_identity=os.path.join(self.tmp, "none"))
 
     def test_last_error_is_cleared_by_a_success(self):
         status, _ = self.verify_with(None)

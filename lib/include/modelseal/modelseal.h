@@ -73,6 +73,10 @@ typedef struct modelseal_verify_options {
   const char* model_name;         /* the name the model must have been signed as, for policies that
                                      scope keys to models; NULL: the folder's (file's) name */
   const char* const* ignore;      /* NULL-terminated paths (relative to the model) to leave out, or NULL */
+  const char* age_identity;       /* an encrypted model: an age identity file (mode 0600) to decrypt
+                                     NAME.age with, in memory: verified as `verify -i` does, and
+                                     modelseal_open_verified / modelseal_read_verified give NAME's
+                                     checked plaintext when only NAME.age is there; NULL: none */
 } modelseal_verify_options;
 
 /* modelseal_verify() with options (NULL: the defaults, like flags 0). */

@@ -229,7 +229,7 @@ def verify(path: StrPath, policy: Optional[StrPath] = None, public_key: Optional
            signature: Optional[StrPath] = None, model_name: Optional[str] = None,
            ignore: Iterable[StrPath] = (), signature_only: bool = False,
            insecure_ignore_unlisted_files: bool = False, insecure_allow_symlinks: bool = False,
-           threads: int = 0) -> VerifiedModel:
+           threads: int = 0, age_identity: Optional[StrPath] = None) -> VerifiedModel:
     """Verifies the model directory or file `path` and returns the :class:`VerifiedModel`.
 
     Trust comes from exactly one of `policy` (a trust policy file, modelseal-policy(5), for any
@@ -242,7 +242,9 @@ def verify(path: StrPath, policy: Optional[StrPath] = None, public_key: Optional
     `signature_only` only the signature is authenticated, and each file is checked as it is
     opened or read. `model_name` is the name the model must have been signed as, for policies
     that scope keys to models. `threads` is the number of hashing threads (0: one per core).
-    The GIL is released while hashing.
+    The GIL is released while hashing. With `age_identity` (an age identity file), an encrypted
+    model's ``NAME.age`` files are decrypted in memory as they are hashed (``verify -i``), and the
+    returned model's reads and opens give ``NAME``'s checked plaintext from ``NAME.age``.
 
     Raises :class:`NotTrusted` (with the message ``modelseal verify`` prints for the same model),
     :class:`UsageError` or :class:`ModelsealOSError`.
@@ -273,6 +275,7 @@ def verify(path: StrPath, policy: Optional[StrPath] = None, public_key: Optional
         opts.signature = _native.path_arg(signature, "signature") if signature is not None else None
         opts.model_name = model_name.encode() if model_name is not None else None
         opts.ignore = ignores.pointer()
+        opts.age_identity = _native.path_arg(age_identity, "age_identity") if age_identity is not None else None
         handle = ctypes.c_void_p()
         status = l.modelseal_verify_with(pol, model_b, ctypes.byref(opts), ctypes.byref(handle))
         _native.check(status)

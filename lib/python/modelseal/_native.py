@@ -32,6 +32,7 @@ class VerifyOptions(ctypes.Structure):
         ("signature", ctypes.c_char_p),
         ("model_name", ctypes.c_char_p),
         ("ignore", c_char_p_p),
+        ("age_identity", ctypes.c_char_p),
     ]
 
 
