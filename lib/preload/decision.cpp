@@ -187,6 +187,14 @@ void wait_preverified(Target& t, const std::string& name) {
   t.settled.wait_for(lock, std::chrono::minutes(10), [&] { return !t.pending.count(name); });
 }
 
+// The verified model of `root` into `d.model`, or false with the reason in `d.reason`.
+bool model_for(Target& root, Decision& d) {
+  std::string error;
+  d.model = model_of(root, error);
+  if (!d.model) d.reason = error;
+  return d.model != nullptr;
+}
+
 std::string scan_verdict(int fd, std::string_view name) {
   try {
     scan::FileReport rep = scan::scan_fd(fd, std::string(name));
@@ -226,12 +234,7 @@ void judge(int fd, Target* root, std::string_view name, bool via_symlink, std::s
     d.reason = "not a regular file";
     return;
   }
-  std::string error;
-  d.model = model_of(*root, error);
-  if (!d.model) {
-    d.reason = error;
-    return;
-  }
+  if (!model_for(*root, d)) return;
   const VerifiedModel& vm = *d.model;
   if (via_symlink && !vm.manifest().serialization.allow_symlinks) {
     // A Hugging Face snapshot's link into its cache's own blobs/ (MODELSEAL_HF_CACHE) is followed.
@@ -340,12 +343,7 @@ void judge_encrypted(int fd, Target* root, std::string_view name, bool via_symli
     d.reason = file + ".age is not a regular file";
     return;
   }
-  std::string error;
-  d.model = model_of(*root, error);
-  if (!d.model) {
-    d.reason = error;
-    return;
-  }
+  if (!model_for(*root, d)) return;
   const VerifiedModel& vm = *d.model;
   if (via_symlink && !vm.manifest().serialization.allow_symlinks) {
     d.reason = "reached through a symlink, which the signature does not allow";
