@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "modelseal/age.hpp"
 #include "modelseal/fileio.hpp"
 #include "modelseal/verify.hpp"
 
