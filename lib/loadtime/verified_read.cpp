@@ -84,6 +84,18 @@ UniqueFd open_listed(const VerifiedModel& model, std::string_view name) {
   return fd;
 }
 
+// With identities, for the listed file `path` that is not there: its NAME.age, open (a regular
+// file, or not trusted). Invalid when NAME is there, or nothing stands in for it.
+UniqueFd encrypted_instead(const VerifiedModel& model, std::string_view path,
+                           const std::vector<age::Identity>& identities) {
+  if (identities.empty() || model.single_file() || invalid_path_reason(path) || model.resources_for(path).empty())
+    return UniqueFd();
+  if (open_below(model, path) || errno != ENOENT) return UniqueFd();
+  UniqueFd enc = open_below(model, std::string(path) + ".age");
+  if (enc) identity_of(enc.get(), (model.root() / std::string(path)).string() + ".age");
+  return enc;
+}
+
 std::string name_in_model(const VerifiedModel& model, std::string_view path) {
   return model.single_file() ? model.root().filename().string() : std::string(path);
 }
@@ -122,29 +134,17 @@ UniqueFd open_verified(const VerifiedModel& model, std::string_view path) {
 }
 
 UniqueFd open_verified(const VerifiedModel& model, std::string_view path, const std::vector<age::Identity>& identities) {
-  if (identities.empty() || model.single_file() || invalid_path_reason(path) || model.resources_for(path).empty())
-    return open_verified(model, path);
-  UniqueFd plain = open_below(model, path);
-  if (plain || errno != ENOENT) return open_verified(model, path);
-  // NAME is not there: NAME.age, decrypted into sealed memory and checked, stands for it.
-  const std::string name(path);
-  UniqueFd enc = open_below(model, name + ".age");
-  if (!enc) return open_verified(model, path);   // the error about NAME itself
-  identity_of(enc.get(), display_of(model, path) + ".age");   // a regular file, or not trusted
-  return age::open_decrypted(model, name, enc.get(), identities, age::decrypt_memory_cap());
+  UniqueFd enc = encrypted_instead(model, path, identities);
+  if (!enc) return open_verified(model, path);
+  return age::open_decrypted(model, std::string(path), enc.get(), identities, age::decrypt_memory_cap());
 }
 
 std::string read_verified(const VerifiedModel& model, std::string_view path, uint64_t offset, uint64_t length,
                           const std::vector<age::Identity>& identities) {
   const std::string name = name_in_model(model, path), display = display_of(model, path);
   std::optional<age::Decryptor> dec;   // NAME.age standing for a missing NAME
-  if (!identities.empty() && !model.single_file() && !invalid_path_reason(path) && !model.resources_for(path).empty() &&
-      !open_below(model, path) && errno == ENOENT) {
-    if (UniqueFd enc = open_below(model, name + ".age")) {
-      identity_of(enc.get(), display + ".age");   // a regular file, or not trusted
-      dec.emplace(age::Decryptor::open(enc.get(), identities, display + ".age"));
-    }
-  }
+  if (UniqueFd enc = encrypted_instead(model, path, identities))
+    dec.emplace(age::Decryptor::open(enc.get(), identities, display + ".age"));
   UniqueFd fd = dec ? UniqueFd() : open_listed(model, path);
   const FileIdentity id = dec ? FileIdentity{} : identity_of(fd.get(), display);
   const uint64_t size = dec ? dec->size() : id.size;
