@@ -16,7 +16,7 @@ constexpr std::string_view kAllowed[] = {
     "builtins.set", "builtins.frozenset", "builtins.bytearray", "builtins.slice",
     "builtins.complex", "__builtin__.set", "__builtin__.frozenset", "__builtin__.bytearray",
     "__builtin__.slice", "__builtin__.complex", "_codecs.encode",
-    "copyreg._reconstructor", "copy_reg._reconstructor",
+    "copyreg._reconstructor", "copy_reg._reconstructor", "builtins.object", "__builtin__.object",
     "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
     "torch._utils._rebuild_tensor_v3", "torch._utils._rebuild_parameter",
     "torch._utils._rebuild_parameter_with_state", "torch._utils._rebuild_sparse_tensor",
@@ -40,6 +40,9 @@ constexpr std::string_view kAllowed[] = {
     "numpy.dtypes.Float32DType", "numpy.dtypes.Float64DType", "numpy.dtypes.Int64DType",
     "numpy.dtypes.Int32DType", "numpy.dtypes.Float16DType", "numpy.dtypes.UInt8DType",
     "numpy.dtypes.BoolDType",
+    // Only a record of an array's shape and dtype; the emulator reads the raw array bytes that
+    // joblib's unpickler takes from the stream after it (pickle.cpp, joblib_array).
+    "joblib.numpy_pickle.NumpyArrayWrapper",
 };
 
 // torch dtypes (torch.float32 ...), pickled as plain globals by _rebuild_tensor_v3.

@@ -28,6 +28,10 @@ constexpr size_t kMaxMemo = 1u << 22;
 constexpr size_t kMaxMarks = 1u << 20;
 constexpr uint64_t kMaxEmbedded = 64ull << 20;  // an escaped string decoded to look inside
 constexpr uint64_t kMaxPicklesInStream = 1u << 20;
+constexpr size_t kMaxNodes = 1u << 17;       // tuples, dicts and objects followed per pickle
+constexpr size_t kMaxKeptItems = 1u << 20;   // their items, in all
+constexpr size_t kMaxNodeItems = 128;        // a longer tuple or dict is followed without its items
+constexpr std::string_view kArrayWrapper = "joblib.numpy_pickle.NumpyArrayWrapper";
 
 // torch.save's legacy format starts with a pickle of this number (LONG1, little-endian).
 constexpr uint8_t kTorchMagic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -55,6 +59,32 @@ struct Value {
   std::shared_ptr<const std::string> text;  // null for a long str
   bool magic = false;  // an int equal to torch's legacy magic number, however it was spelled
   bool importable = true;  // a global whose module name an import could find (see resolve)
+  bool none = false;       // None
+  bool has_int = false;    // an int (or bool) whose value is `num`
+  int64_t num = 0;
+  int32_t node = -1;       // a tuple, dict or object followed in the arena (see Node)
+};
+
+Value int_value(int64_t n) {
+  Value v;
+  v.has_int = true;
+  v.num = n;
+  return v;
+}
+
+// What the emulator follows of containers and objects, for the one reader that needs values:
+// joblib's NumpyUnpickler, which reads raw array bytes out of the stream after BUILD of a
+// NumpyArrayWrapper, as many as the wrapper's shape and dtype say. Small tuples and dicts keep
+// their items; an object keeps what made it (its class, its arguments) and its BUILD state.
+struct Node {
+  enum Type : uint8_t { tuple, dict, object } type = tuple;
+  std::vector<Value> items;  // tuple: elements; dict: key, value, key, value...
+  bool complete = true;      // false once an item was not kept
+  std::string cls;           // object: "module.name" of its class, or empty
+  Value args;                // object: the arguments it was called with
+  Value state;               // object: the last BUILD state
+  bool built = false;
+  bool constructed = false;  // object: its class was called (__init__ ran with `args`)
 };
 
 bool valid_utf8(std::string_view s) {
@@ -283,9 +313,14 @@ class Unpickler {
  public:
   Unpickler(Reader& in, int depth) : in_(in), depth_(depth) {}
 
-  // Parses one pickle through STOP into `out`. Throws Malformed or LimitReached.
-  void run(Result& out);
-  void step_all(Result& out);
+  // Parses one pickle through STOP into `out`. Throws Malformed or LimitReached. `fresh`:
+  // from an empty stack and memo (false: go on from the state copied into a plain reading).
+  void run(Result& out, bool fresh = true);
+  void step_all(Result& out, bool fresh);
+
+  // Work done by plain readings (bytes read, values copied), shared by a stream's pickles.
+  uint64_t* plain_work = nullptr;
+  uint64_t plain_work_limit = 0;
 
   // Evidence that a stream which later breaks is a pickle and not text or raw data: a
   // denylisted global was imported, or a global was called. (Text such as "cat\ndog\n" reads
@@ -342,7 +377,9 @@ class Unpickler {
     if (overflow || v > static_cast<u128>(INT64_MAX) || (neg && v != 0)) malformed("memo index out of range");
     return static_cast<uint64_t>(v);
   }
-  // INT and LONG: the value only matters when it is torch's magic number.
+  // INT and LONG: the value matters when it is torch's magic number, and for joblib's array
+  // sizes; that value is kept only for plain decimals (and INT's 00/01 for False/True), which
+  // C's strtol-first reading and pickle.py's int(line, 0) agree on.
   Value text_int(bool is_long) {
     uint64_t len = 0;
     std::string s = in_.line(256, &len);
@@ -353,10 +390,27 @@ class Unpickler {
     u128 mag = 0;
     Value out;
     out.magic = parse_pyint(v, 0, &neg, &mag, &overflow) && !neg && !overflow && mag == torch_magic_value();
+    if (!is_long && (v == "00" || v == "01")) return int_value(v[1] - '0');
+    std::string_view digits = !v.empty() && v[0] == '-' ? v.substr(1) : v;
+    bool plain = !digits.empty() && digits.size() <= 18 && (digits[0] != '0' || digits.size() == 1);
+    for (char c : digits) plain = plain && c >= '0' && c <= '9';
+    if (plain) {
+      Value n = int_value(std::stoll(std::string(v)));
+      n.magic = out.magic;
+      return n;
+    }
     return out;
   }
   Value long_bytes(uint64_t n) {
     Value v;
+    if (n <= 8) {  // decode_long: little-endian two's complement
+      uint8_t b[8] = {};
+      in_.read(b, static_cast<size_t>(n));
+      uint64_t u = 0;
+      for (size_t k = n; k-- > 0;) u = (u << 8) | b[k];
+      if (n > 0 && n < 8 && (b[n - 1] & 0x80)) u |= ~0ull << (8 * n);
+      return int_value(static_cast<int64_t>(u));
+    }
     if (n >= sizeof kTorchMagic && n <= 64) {
       uint8_t b[64];
       in_.read(b, static_cast<size_t>(n));
@@ -376,12 +430,50 @@ class Unpickler {
   void embedded_range(uint64_t off, uint64_t n, Result& out);
   void call(const Value& callable, const char* opname, Result& out);
 
+  // Values followed for joblib (see Node).
+  int32_t new_node(Node::Type type) {
+    if (plain_ || nodes_.size() >= kMaxNodes) return -1;
+    nodes_.emplace_back().type = type;
+    return static_cast<int32_t>(nodes_.size() - 1);
+  }
+  bool keep(Node& n, size_t more) {
+    if (!n.complete || n.items.size() + more > kMaxNodeItems || kept_ + more > kMaxKeptItems) {
+      n.complete = false;
+      return false;
+    }
+    kept_ += more;
+    return true;
+  }
+  std::vector<Value> take_mark() {  // the items above the top MARK, which is popped
+    if (marks_.empty()) malformed("MARK missing");
+    size_t m = marks_.back();
+    marks_.pop_back();
+    std::vector<Value> items(std::make_move_iterator(stack_.begin() + static_cast<ptrdiff_t>(m)),
+                             std::make_move_iterator(stack_.end()));
+    stack_.resize(m);
+    return items;
+  }
+  Value tuple_of(std::vector<Value> items);
+  void dict_add(const Value& dict, std::vector<Value> pairs);
+  Value made_object(const Value& callable, Value args, bool constructed);
+  const Node* node(const Value& v, Node::Type type) const {
+    return v.node >= 0 && nodes_[static_cast<size_t>(v.node)].type == type ? &nodes_[static_cast<size_t>(v.node)] : nullptr;
+  }
+  void build(Value state, Result& out);
+  void joblib_array(int32_t wrapper, const Value& state, Result& out);
+  void plain_reading(Result& out);
+
   Reader& in_;
   int depth_;
   uint64_t op_at_ = 0;
   std::vector<Value> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value> memo_;
+  std::vector<Node> nodes_;
+  size_t kept_ = 0;
+  uint64_t frame_end_ = 0;     // where the last FRAME ends
+  bool plain_ = false;         // pickle.load's reading of what joblib reads as array data
+  bool wrapper_seen_ = false;  // joblib's NumpyArrayWrapper was resolved in this pickle
 };
 
 // `ascii`: INST, whose names CPython decodes as ASCII (GLOBAL: UTF-8) before importing. A
@@ -397,6 +489,7 @@ Value Unpickler::resolve(const std::string& module, const std::string& name, Res
   // CPython raises there (UnicodeDecodeError, or ValueError for an empty module name).
   if (!decodes || module.empty()) malformed("global name that CPython cannot decode or import");
   bool importable = is_identifier_path(module);
+  if (full == kArrayWrapper) wrapper_seen_ = true;
   if (const char* sev = global_severity(module, name)) {
     add_finding(out, "global " + full, sev, op_at_);
     if (std::string_view(sev) == "critical" && importable && is_identifier_path(name)) saw_import = true;
@@ -413,6 +506,257 @@ void Unpickler::call(const Value& callable, const char* opname, Result& out) {
     add_finding(out, std::string(opname) + " calls a value that is not a global", "medium", op_at_);
   } else {  // a number, string or container: CPython raises TypeError before calling anything
     malformed(std::string(opname) + " calls a value that is not callable");
+  }
+}
+
+Value Unpickler::tuple_of(std::vector<Value> items) {
+  Value v;
+  v.node = new_node(Node::tuple);
+  if (v.node >= 0 && keep(nodes_[static_cast<size_t>(v.node)], items.size())) {
+    nodes_[static_cast<size_t>(v.node)].items = std::move(items);
+  }
+  return v;
+}
+
+void Unpickler::dict_add(const Value& dict, std::vector<Value> pairs) {
+  if (dict.node < 0 || nodes_[static_cast<size_t>(dict.node)].type != Node::dict) return;
+  Node& n = nodes_[static_cast<size_t>(dict.node)];
+  if (pairs.size() % 2 != 0) n.complete = false;
+  if (!keep(n, pairs.size())) return;
+  for (Value& v : pairs) n.items.push_back(std::move(v));
+}
+
+// The result of calling `callable`: REDUCE, OBJ and INST call it (a class's __init__ runs with
+// `args`); NEWOBJ, NEWOBJ_EX and copyreg._reconstructor make an instance without __init__.
+Value Unpickler::made_object(const Value& callable, Value args, bool constructed) {
+  Value v{Kind::object, nullptr};
+  std::string cls = callable.kind == Kind::global && callable.text ? *callable.text : std::string();
+  if (cls == "copyreg._reconstructor" || cls == "copy_reg._reconstructor") {
+    const Node* a = node(args, Node::tuple);
+    const Value* first = a && !a->items.empty() ? &a->items[0] : nullptr;
+    cls = first && first->kind == Kind::global && first->text ? *first->text : std::string();
+    if (cls.empty() && wrapper_seen_ && !plain_) {
+      throw LimitReached{"copyreg._reconstructor of a class the scanner cannot follow, in a pickle with joblib "
+                         "array wrappers", op_at_};
+    }
+    constructed = false;
+  }
+  v.node = new_node(Node::object);
+  if (v.node < 0) {
+    if (cls == kArrayWrapper && !plain_) {
+      throw LimitReached{"more objects than the scanner follows before a joblib array wrapper", op_at_};
+    }
+    return v;
+  }
+  Node& n = nodes_[static_cast<size_t>(v.node)];
+  n.cls = std::move(cls);
+  n.args = std::move(args);
+  n.constructed = constructed;
+  return v;
+}
+
+namespace {
+
+const Value* attribute(const std::vector<Value>& pairs, std::string_view name) {
+  const Value* found = nullptr;
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    if (pairs[i].kind == Kind::str && pairs[i].text && *pairs[i].text == name) found = &pairs[i + 1];
+  }
+  return found;
+}
+
+// A dtype as numpy's dtype.__reduce__ spells it ('f4', 'b1', 'U3', 'V12', 'O8', 'M8'...), with
+// an optional byte order; anything else is not sized (nullopt).
+struct Typestr {
+  char kind;
+  uint64_t size;
+};
+std::optional<Typestr> parse_typestr(std::string_view s) {
+  if (!s.empty() && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) s.remove_prefix(1);
+  if (s == "O") return Typestr{'O', 8};
+  if (s.size() < 2 || std::string_view("biufcSaUVOMm").find(s[0]) == std::string_view::npos) return std::nullopt;
+  char kind = s[0];
+  size_t i = 1;
+  uint64_t n = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    if (n > (1ull << 40)) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(s[i] - '0');
+  }
+  if (i == 1) return std::nullopt;
+  std::string_view rest = s.substr(i);
+  if (!rest.empty() && !((kind == 'M' || kind == 'm') && rest.front() == '[' && rest.back() == ']')) return std::nullopt;
+  auto one_of = [n](std::initializer_list<uint64_t> ok) {
+    for (uint64_t x : ok) {
+      if (x == n) return true;
+    }
+    return false;
+  };
+  switch (kind) {
+    case 'b': return n == 1 ? std::optional(Typestr{kind, 1}) : std::nullopt;
+    case 'i': case 'u': return one_of({1, 2, 4, 8}) ? std::optional(Typestr{kind, n}) : std::nullopt;
+    case 'f': return one_of({2, 4, 8, 12, 16}) ? std::optional(Typestr{kind, n}) : std::nullopt;
+    case 'c': return one_of({8, 16, 24, 32}) ? std::optional(Typestr{kind, n}) : std::nullopt;
+    case 'O': case 'M': case 'm': return n == 8 ? std::optional(Typestr{kind, 8}) : std::nullopt;
+    case 'U': return Typestr{kind, n * 4};
+    default: return Typestr{kind, n};  // S, a, V
+  }
+}
+
+}  // namespace
+
+void Unpickler::build(Value state, Result& out) {
+  const Value& target = top();
+  if (target.kind == Kind::global) {
+    if (target.importable) saw_import = true;
+    add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
+  }
+  if (plain_ || target.node < 0 || nodes_[static_cast<size_t>(target.node)].type != Node::object) return;
+  int32_t id = target.node;
+  Node& n = nodes_[static_cast<size_t>(id)];
+  if (n.cls == kArrayWrapper) {
+    joblib_array(id, state, out);
+    return;
+  }
+  n.state = std::move(state);
+  n.built = true;
+}
+
+// joblib's NumpyUnpickler.load_build (joblib/numpy_pickle.py): after BUILD of a
+// NumpyArrayWrapper, NumpyArrayWrapper.read_array reads the array's bytes from the file
+// itself: a pickle of its own (pickle.load) when the dtype holds objects, otherwise an
+// optional padding (one byte giving its length) and then shape x itemsize raw bytes. The
+// emulator reads exactly that; where it cannot tell how many bytes that is, the file is
+// unsafe. pickle.load of the same file reads those bytes as opcodes instead: that reading is
+// scanned too (plain_reading).
+void Unpickler::joblib_array(int32_t wrapper, const Value& state, Result& out) {
+  auto unsure = [&](const std::string& why) {
+    throw LimitReached{"joblib array wrapper " + why + ": the scanner cannot tell where its array data ends", op_at_};
+  };
+  // pickle.py's load_build without __setstate__: a dict state, or (state, slotstate), updates
+  // the instance's attributes; a falsy state does nothing.
+  std::vector<Value> attrs;
+  auto apply = [&](const Value& d) {
+    if (d.none || (d.has_int && d.num == 0)) return true;
+    const Node* dn = node(d, Node::dict);
+    if (dn == nullptr || !dn->complete) {
+      const Node* t = node(d, Node::tuple);
+      return t != nullptr && t->complete && t->items.empty();
+    }
+    attrs.insert(attrs.end(), dn->items.begin(), dn->items.end());
+    return true;
+  };
+  const Node* st = node(state, Node::tuple);
+  bool applied = st && st->complete && st->items.size() == 2 ? apply(st->items[0]) && apply(st->items[1]) : apply(state);
+  if (!applied) unsure("with a BUILD state the scanner does not follow");
+  Node& w = nodes_[static_cast<size_t>(wrapper)];
+  if (!w.complete) unsure("with more attributes than the scanner follows");
+  if (!keep(w, attrs.size())) unsure("with more attributes than the scanner follows");
+  w.items.insert(w.items.end(), attrs.begin(), attrs.end());
+  std::vector<Value> all;  // __init__(subclass, shape, order, dtype, allow_mmap=False, alignment=16)
+  if (w.constructed) {
+    const Node* a = node(w.args, Node::tuple);
+    if (a == nullptr || !a->complete) unsure("called with arguments the scanner does not follow");
+    if (a->items.size() < 4 || a->items.size() > 6) malformed("NumpyArrayWrapper() with a wrong number of arguments");
+    static constexpr std::string_view kParams[] = {"subclass", "shape", "order", "dtype", "allow_mmap",
+                                                   "numpy_array_alignment_bytes"};
+    for (size_t i = 0; i < a->items.size(); ++i) {
+      all.push_back(str_value(std::string(kParams[i])));
+      all.push_back(a->items[i]);
+    }
+  }
+  all.insert(all.end(), w.items.begin(), w.items.end());
+
+  const Value* shape = attribute(all, "shape");
+  const Value* dtype = attribute(all, "dtype");
+  if (shape == nullptr || dtype == nullptr) malformed("NumpyArrayWrapper without a shape or a dtype");
+  const Node* sn = node(*shape, Node::tuple);
+  if (sn == nullptr || !sn->complete) unsure("whose shape is not a tuple the scanner follows");
+  uint64_t count = 1;
+  for (const Value& d : sn->items) {
+    if (!d.has_int || d.num < 0) unsure("whose shape holds something other than sizes");
+    if (d.num != 0 && count > static_cast<uint64_t>(INT64_MAX) / static_cast<uint64_t>(d.num)) {
+      unsure("whose shape overflows");
+    }
+    count *= static_cast<uint64_t>(d.num);
+  }
+  const Node* dn = node(*dtype, Node::object);
+  if (dn == nullptr || dn->cls != "numpy.dtype") unsure("whose dtype is not a numpy.dtype the scanner follows");
+  const Node* da = node(dn->args, Node::tuple);
+  std::optional<Typestr> ts;
+  if (da && !da->items.empty() && da->items[0].kind == Kind::str && da->items[0].text) ts = parse_typestr(*da->items[0].text);
+  if (!ts) unsure("whose dtype is spelled in a way the scanner does not size");
+  // numpy's dtype.__setstate__ takes hasobject from the state's flags (bit 0) and the size of
+  // a flexible type (S, U, V) from its elsize.
+  bool hasobject = ts->kind == 'O';
+  uint64_t itemsize = ts->size;
+  if (dn->built) {
+    const Node* s = node(dn->state, Node::tuple);
+    if (s == nullptr || !s->complete || (s->items.size() != 8 && s->items.size() != 9) || !s->items[0].has_int ||
+        (s->items[0].num != 3 && s->items[0].num != 4) || !s->items[5].has_int || !s->items[7].has_int ||
+        s->items[7].num < INT32_MIN || s->items[7].num > INT32_MAX || !s->items[2].none) {
+      unsure("whose dtype state the scanner does not follow");
+    }
+    hasobject = (s->items[7].num & 1) != 0;
+    if (ts->kind == 'S' || ts->kind == 'a' || ts->kind == 'U' || ts->kind == 'V') {
+      if (s->items[5].num < 0) unsure("whose dtype has a negative size");
+      itemsize = static_cast<uint64_t>(s->items[5].num);
+    }
+  }
+  if (itemsize == 0 && !hasobject) unsure("whose dtype has no size");
+  if (frame_end_ > in_.pos()) {
+    unsure("inside a pickle frame (joblib reads its data from after the frame, pickle.load from inside it)");
+  }
+  uint64_t at = in_.pos();
+  plain_reading(out);
+  if (hasobject) {  // read_array: pickle.load(file_handle), CPython's own unpickler
+    if (depth_ + 1 >= kMaxNesting) unsure("of objects nested too deeply");
+    Unpickler inner(in_, depth_ + 1);
+    inner.plain_work = plain_work;
+    inner.plain_work_limit = plain_work_limit;
+    Result r;
+    inner.run(r);
+    if (inner.saw_import) saw_import = true;
+    merge_findings(out, r, "joblib-array@" + std::to_string(at));
+  } else {
+    const Value* align = attribute(all, "numpy_array_alignment_bytes");
+    if (align ? !align->none : w.constructed) in_.skip(in_.byte());  // the padding and its length
+    if (count != 0 && itemsize > static_cast<uint64_t>(INT64_MAX) / count) unsure("whose size overflows");
+    if (count * itemsize > in_.remaining()) malformed("joblib array data past the end of the file");
+    in_.skip(count * itemsize);
+  }
+  stack_.back() = Value{Kind::object, nullptr};  // the array, in the wrapper's place
+}
+
+// pickle.load of a joblib file reads what joblib reads as array data as opcodes, going on
+// from the same stack and memo. That reading is scanned as far as CPython would get.
+void Unpickler::plain_reading(Result& out) {
+  uint64_t at = in_.pos();
+  *plain_work += stack_.size() + memo_.size() + marks_.size();
+  if (*plain_work > plain_work_limit) {
+    throw LimitReached{"pickle.load's readings of joblib array data exceed the scanner's work limit", op_at_};
+  }
+  Reader r(in_.source(), at);
+  Unpickler p(r, depth_);
+  p.plain_ = true;
+  p.plain_work = plain_work;
+  p.plain_work_limit = plain_work_limit;
+  p.stack_ = stack_;
+  p.marks_ = marks_;
+  p.memo_ = memo_;
+  p.protocol = protocol;
+  p.stream_imported = stream_imported || saw_import;
+  Result pr;
+  bool keep_findings = true;
+  try {
+    p.run(pr, /*fresh=*/false);
+  } catch (const Malformed&) {
+    keep_findings = p.saw_import;  // CPython stops there; only what it imported or called counts
+  }
+  *plain_work += r.pos() - at;
+  if (keep_findings && !pr.findings.empty()) {
+    add_finding(out, "pickle.load reads joblib array data at offset " + std::to_string(at) +
+                     " as opcodes (joblib.load skips them)", has_serious(pr) ? "high" : "low", at);
+    merge_findings(out, pr, "pickle.load@" + std::to_string(at));
   }
 }
 
@@ -478,19 +822,25 @@ void Unpickler::counted_str(uint64_t n, bool is_bytes, bool is_utf8, Result& out
   push(Value{Kind::str, nullptr});
 }
 
-void Unpickler::run(Result& out) {
+void Unpickler::run(Result& out, bool fresh) {
   try {
-    step_all(out);
+    step_all(out, fresh);
   } catch (const Error& e) {
     if (e.status() == Status::io) throw;
     malformed(e.what());  // the data ends inside an opcode: CPython fails there too
   }
 }
 
-void Unpickler::step_all(Result& out) {
-  stack_.clear();
-  marks_.clear();
-  memo_.clear();
+void Unpickler::step_all(Result& out, bool fresh) {
+  if (fresh) {
+    stack_.clear();
+    marks_.clear();
+    memo_.clear();
+    nodes_.clear();
+    kept_ = 0;
+    frame_end_ = 0;
+    wrapper_seen_ = false;
+  }
   torch_magic = false;
   for (;;) {
     op_at_ = in_.pos();
@@ -510,6 +860,7 @@ void Unpickler::step_all(Result& out) {
         // across its boundaries (pickle.py's _Unframer refuses that, so it accepts less).
         uint64_t n = in_.le(8);
         if (n > in_.remaining()) malformed("FRAME longer than the data");
+        frame_end_ = in_.pos() + n;
         break;
       }
       case '.': {  // STOP
@@ -527,13 +878,20 @@ void Unpickler::step_all(Result& out) {
         break;
       case '1': pop_mark(); break;  // POP_MARK
       case '2': push(top()); break;  // DUP
-      case 'N': case 0x88: case 0x89: push({}); break;  // NONE NEWTRUE NEWFALSE
+      case 'N': {  // NONE
+        Value none;
+        none.none = true;
+        push(none);
+        break;
+      }
+      case 0x88: push(int_value(1)); break;  // NEWTRUE
+      case 0x89: push(int_value(0)); break;  // NEWFALSE
       case 'I': push(text_int(false)); break;  // INT
       case 'L': push(text_int(true)); break;   // LONG
       case 'F': in_.line(0); push({}); break;  // FLOAT
-      case 'J': in_.skip(4); push({}); break;  // BININT
-      case 'K': in_.skip(1); push({}); break;  // BININT1
-      case 'M': in_.skip(2); push({}); break;  // BININT2
+      case 'J': push(int_value(static_cast<int32_t>(in_.le(4)))); break;  // BININT
+      case 'K': push(int_value(static_cast<int64_t>(in_.le(1)))); break;  // BININT1
+      case 'M': push(int_value(static_cast<int64_t>(in_.le(2)))); break;  // BININT2
       case 'G': in_.skip(8); push({}); break;  // BINFLOAT
       case 0x8a: {  // LONG1
         uint64_t n = in_.byte();
@@ -597,17 +955,46 @@ void Unpickler::step_all(Result& out) {
       case 0x97:  // NEXT_BUFFER: pickle.load without buffers= (every model loader) raises here
         malformed("NEXT_BUFFER without out-of-band buffers");
       case 0x98: top(); break;                                      // READONLY_BUFFER
-      case ')': case ']': case '}': case 0x8f: push({}); break;  // EMPTY_TUPLE/LIST/DICT/SET
-      case 't': case 'l': case 'd': case 0x91:  // TUPLE LIST DICT FROZENSET
-        pop_mark();
-        push({});
+      case ']': case 0x8f: push({}); break;  // EMPTY_LIST EMPTY_SET
+      case ')': push(tuple_of({})); break;   // EMPTY_TUPLE
+      case '}': {  // EMPTY_DICT
+        Value d;
+        d.node = new_node(Node::dict);
+        push(d);
         break;
-      case 0x85: pop(); push({}); break;  // TUPLE1
-      case 0x86: pop(); pop(); push({}); break;  // TUPLE2
-      case 0x87: pop(); pop(); pop(); push({}); break;  // TUPLE3
+      }
+      case 'l': case 0x91: pop_mark(); push({}); break;  // LIST FROZENSET
+      case 't': push(tuple_of(take_mark())); break;       // TUPLE
+      case 'd': {  // DICT
+        std::vector<Value> items = take_mark();
+        Value d;
+        d.node = new_node(Node::dict);
+        dict_add(d, std::move(items));
+        push(d);
+        break;
+      }
+      case 0x85: case 0x86: case 0x87: {  // TUPLE1 TUPLE2 TUPLE3
+        std::vector<Value> items(static_cast<size_t>(op - 0x84));
+        for (size_t k = items.size(); k-- > 0;) items[k] = pop();
+        push(tuple_of(std::move(items)));
+        break;
+      }
       case 'a': pop(); top(); break;  // APPEND
-      case 's': pop(); pop(); top(); break;  // SETITEM
-      case 'e': case 'u': case 0x90: pop_mark(); top(); break;  // APPENDS SETITEMS ADDITEMS
+      case 's': {  // SETITEM
+        Value v = pop();
+        Value k = pop();
+        std::vector<Value> pair;
+        pair.push_back(std::move(k));
+        pair.push_back(std::move(v));
+        dict_add(top(), std::move(pair));
+        break;
+      }
+      case 'u': {  // SETITEMS
+        std::vector<Value> items = take_mark();
+        dict_add(top(), std::move(items));
+        break;
+      }
+      case 'e': case 0x90: pop_mark(); top(); break;  // APPENDS ADDITEMS
       case 'c': {  // GLOBAL
         std::string module = in_.line(kMaxName + 1);
         std::string name = in_.line(kMaxName + 1);
@@ -651,51 +1038,44 @@ void Unpickler::step_all(Result& out) {
         std::string module = in_.line(kMaxName + 1);
         std::string name = in_.line(kMaxName + 1);
         Value cls = resolve(module, name, out, /*ascii=*/true);
-        pop_mark();
+        std::vector<Value> args = take_mark();
         call(cls, "INST", out);
-        push(Value{Kind::object, nullptr});
+        push(made_object(cls, tuple_of(std::move(args)), true));
         break;
       }
       case 'o': {  // OBJ: class and arguments above a MARK
         if (marks_.empty()) malformed("MARK missing");
         if (frame_size() == 0) malformed("OBJ without a class");
         Value cls = stack_[marks_.back()];
-        pop_mark();
+        std::vector<Value> args = take_mark();
+        args.erase(args.begin());
         call(cls, "OBJ", out);
-        push(Value{Kind::object, nullptr});
+        push(made_object(cls, tuple_of(std::move(args)), true));
         break;
       }
       case 'R': {  // REDUCE
-        pop();
+        Value args = pop();
         Value callable = pop();
         call(callable, "REDUCE", out);
-        push(Value{Kind::object, nullptr});
+        push(made_object(callable, std::move(args), true));
         break;
       }
       case 0x81: {  // NEWOBJ
-        pop();
+        Value args = pop();
         Value cls = pop();
         call(cls, "NEWOBJ", out);
-        push(Value{Kind::object, nullptr});
+        push(made_object(cls, std::move(args), false));
         break;
       }
       case 0x92: {  // NEWOBJ_EX
         pop();
-        pop();
+        Value args = pop();
         Value cls = pop();
         call(cls, "NEWOBJ_EX", out);
-        push(Value{Kind::object, nullptr});
+        push(made_object(cls, std::move(args), false));
         break;
       }
-      case 'b': {  // BUILD
-        pop();
-        const Value& target = top();
-        if (target.kind == Kind::global) {
-          if (target.importable) saw_import = true;
-          add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
-        }
-        break;
-      }
+      case 'b': build(pop(), out); break;  // BUILD
       case 'P': in_.line(0); push(Value{Kind::object, nullptr}); break;  // PERSID
       case 'Q': pop(); push(Value{Kind::object, nullptr}); break;        // BINPERSID
       case 'g': memo_get(memo_key()); break;                              // GET
@@ -741,6 +1121,9 @@ std::optional<Result> scan_pickle(const Source& src, bool definite, int depth) {
   r.format = "pickle";
   Reader in(src);
   Unpickler u(in, depth);
+  uint64_t plain_work = 0;
+  u.plain_work = &plain_work;
+  u.plain_work_limit = 4 * src.size() + (64u << 20);
   uint64_t complete = 0;  // pickles read through STOP
   bool legacy = false;
   while (!in.at_end()) {

@@ -135,6 +135,14 @@ SAMPLES = {
     # joblib's oldest format (before 0.9.3), still read by joblib.load: "ZF", hex length, zlib.
     "joblib_zfile.pkl": (lambda m, d: b"ZF" + (b"0x%x" % len(evil(m))).ljust(19) + zlib.compress(evil(m)),
                          "import joblib,sys; joblib.load(sys.argv[1])"),
+    # joblib reads raw array bytes out of the pickle stream after each NumpyArrayWrapper: a
+    # payload after the array, one inside an object array (a pickle of its own), and array
+    # bytes that pickle.load of the same file reads as opcodes.
+    "joblib_after_array.joblib": (lambda m, d: joblib_plain({"w": numpy_arange(37), "hook": Marker(m)}, d),
+                                  "import joblib,sys; joblib.load(sys.argv[1])"),
+    "joblib_object_array.joblib": (lambda m, d: joblib_plain({"o": object_array(Marker(m))}, d),
+                                   "import joblib,sys; joblib.load(sys.argv[1])"),
+    "joblib_array_read_by_pickle.joblib": (lambda m, d: joblib_opcodes_as_array(m), PICKLE_LOAD),
     # tarfile: a V7 header, a signed checksum, an unknown type flag read as a regular file.
     "v7_unknown_type.tar": (lambda m, d: tar_member(b"m\xf6del.pkl", evil(m), b"Z", v7=True, signed=True) + b"\0" * 1024,
                             "import tarfile,pickle,sys; t=tarfile.open(sys.argv[1]); "
@@ -169,6 +177,40 @@ def joblib_dump(obj, compressor, folder):
         data = f.read()
     os.unlink(path)
     return data
+
+
+def joblib_plain(obj, folder):
+    import joblib
+    path = os.path.join(folder, "tmp.joblib")
+    joblib.dump(obj, path)
+    with open(path, "rb") as f:
+        data = f.read()
+    os.unlink(path)
+    return data
+
+
+def numpy_arange(n):
+    import numpy
+    return numpy.arange(float(n))
+
+
+def object_array(obj):
+    import numpy
+    a = numpy.empty(2, dtype=object)
+    a[0], a[1] = "x", obj
+    return a
+
+
+def joblib_opcodes_as_array(marker):
+    """A NumpyArrayWrapper of uint8 without padding, whose array bytes are opcodes: joblib.load
+    returns them as an array, pickle.load runs them."""
+    import numpy
+    from joblib.numpy_pickle import NumpyArrayWrapper
+    data = b"0cos\nsystem\n(Vtouch " + marker.encode() + b"\ntR"
+    w = NumpyArrayWrapper(numpy.ndarray, (len(data),), "C", numpy.dtype("u1"), False, None)
+    head = pickle.dumps(w, protocol=2)
+    assert head.endswith(b"b.")
+    return head[:-1] + data + b"."
 
 
 def h5_with_userblock(payload, folder):
@@ -355,6 +397,17 @@ class Evasions(CliTest):
                    numpy.zeros(3, dtype=[("O", "<f4"), ("object", "<i8"), ("descr", "S3")]))
         numpy.savez(os.path.join(folder, "arrays.npz"), a=numpy.arange(3), b=numpy.ones((2, 2)))
         numpy.savez_compressed(os.path.join(folder, "arrays_z.npz"), a=numpy.arange(3))
+        import joblib
+        arrays = {"f32": numpy.arange(10, dtype="<f4"), "fortran": numpy.asfortranarray(numpy.ones((3, 2))),
+                  "unicode": numpy.array(["ab", "c"]), "bytes": numpy.array([b"xy"]), "empty": numpy.zeros((0, 5)),
+                  "datetime": numpy.array(["2020-01-01"], dtype="M8[D]"), "bool": numpy.array([True]),
+                  "objects": numpy.array([1, "x", None], dtype=object), "scalar": numpy.float32(3),
+                  "structured": numpy.zeros(3, dtype=[("O", "<f4"), ("object", "O")]),
+                  "big_endian": numpy.arange(5, dtype=">i8"), "f16": numpy.ones(7, dtype="<f2")}
+        for p in range(6):  # protocols 0 and 1 build instances with copyreg._reconstructor
+            joblib.dump(arrays, os.path.join(folder, "arrays_p%d.joblib" % p), protocol=p)
+        joblib.dump(arrays, os.path.join(folder, "arrays.joblib.gz"), compress=("gzip", 3))
+        joblib.dump([numpy.dtype("f4"), arrays["f32"]], os.path.join(folder, "dtype_first.joblib"))
         write(os.path.join(folder, "words.txt"), b"cat\ndog\nelephant\nin\nto\nof\nsystem\nos\n")
         write(os.path.join(folder, "config.json"), json.dumps({"hidden_size": 8, "x": float("nan")}).encode())
         write(os.path.join(folder, "model.safetensors"), safetensors_bytes())
