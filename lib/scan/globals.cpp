@@ -43,6 +43,10 @@ constexpr std::string_view kAllowed[] = {
     // Only a record of an array's shape and dtype; the emulator reads the raw array bytes that
     // joblib's unpickler takes from the stream after it (pickle.cpp, joblib_array).
     "joblib.numpy_pickle.NumpyArrayWrapper",
+    // TorchScript's type tags (torch/jit/_pickle.py: each returns its argument).
+    "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist",
+    "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+    "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
 };
 
 // torch dtypes (torch.float32 ...), pickled as plain globals by _rebuild_tensor_v3.
@@ -95,6 +99,10 @@ bool contains(const std::string_view (&set)[N], std::string_view s) {
 const char* global_severity(std::string_view module, std::string_view name) {
   std::string full = std::string(module) + "." + std::string(name);
   if (contains(kAllowed, full)) return nullptr;
+  // TorchScript (torch.jit.save): `__torch__.*` names classes compiled from the archive's code/
+  // by torch.jit.load's C++ unpickler, which imports no Python; no Python module of that name
+  // exists, so pickle.load fails there before anything runs.
+  if (module == "__torch__" || module.starts_with("__torch__.")) return nullptr;
   if (module == "torch" && contains(kTorchDtypes, name)) return nullptr;
 
   std::string_view top = head(module);

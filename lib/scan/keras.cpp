@@ -14,8 +14,10 @@ namespace modelseal::scan::detail {
 
 namespace {
 
+// Keras 3's deserializer imports a config's "module" itself only inside its own packages (and
+// KerasHub's, KerasNLP's and KerasCV's, whose classes their registered names resolve to).
 bool keras_module(const std::string& m) {
-  for (const char* ok : {"keras", "tensorflow", "tf_keras"}) {
+  for (const char* ok : {"keras", "tensorflow", "tf_keras", "keras_hub", "keras_nlp", "keras_cv"}) {
     size_t n = std::strlen(ok);
     if (m.compare(0, n, ok) == 0 && (m.size() == n || m[n] == '.')) return true;
   }

@@ -172,7 +172,7 @@ void other_readings(const Source& src, int depth, bool whole_file, Result& r) {
       add_finding(r, "the file also reads as a pickle that imports code (pickle.load would run it)", "high", 0);
     }
   }
-  if (whole_file && r.format != "zip" && r.format != "pytorch-zip" && r.format != "npz" && r.format != "keras" &&
+  if (whole_file && r.format != "zip" && r.format != "pytorch-zip" && r.format != "torchscript" && r.format != "npz" && r.format != "keras" &&
       zip_found_from_end(src)) {
     Result z = guarded("zip", [&] { return scan_zip(src, depth); });
     merge_findings(r, z, "as-zip");

@@ -238,6 +238,22 @@ Result scan_zip(const Source& src, int depth) {
 
   std::set<std::string> names;
   bool torch = false, keras_config = false, all_npy = !entries.empty();
+  // torch.load hands an archive with a constants.pkl record to torch.jit.load (TorchScript).
+  bool torchscript = false;
+  for (const Entry& e : entries) {
+    size_t slash = e.name.find('/');
+    if (slash != std::string::npos && e.name.compare(slash + 1, std::string::npos, "constants.pkl") == 0) torchscript = true;
+  }
+  // TorchScript source (code/*.py) is compiled, not run by Python; a __setstate__ method in it
+  // runs at load, as TorchScript.
+  auto torchscript_code = [&](const Source& member, const Entry& e) {
+    if (!torchscript || e.name.find("/code/") == std::string::npos || !e.name.ends_with(".py")) return;
+    std::string text = member.read_string(0, static_cast<size_t>(std::min<uint64_t>(member.size(), 64u << 20)));
+    if (text.find("def __setstate__(") != std::string::npos) {
+      add_finding(r, "TorchScript __setstate__ runs at load (TorchScript code: it imports and calls no Python)", "low",
+                  e.local, e.name);
+    }
+  };
   for (Entry& e : entries) {
     read_local(src, e, d.offset, r);
     if (!names.insert(e.name).second) add_finding(r, "zip: duplicate member name", "medium", e.local, e.name);
@@ -250,6 +266,7 @@ Result scan_zip(const Source& src, int depth) {
       if (e.csize != e.usize) add_finding(r, "zip: stored member sizes differ", "medium", e.local, e.name);
       SubSource member(src, e.data, e.csize);
       m = scan_source(member, depth + 1);
+      torchscript_code(member, e);
       if (m.format != "unknown" && e.csize <= kMaxCrcCheck && crc_of(member) != e.crc) {
         add_finding(r, "zip: CRC-32 mismatch", "medium", e.local, e.name);
       }
@@ -260,6 +277,7 @@ Result scan_zip(const Source& src, int depth) {
       if (!truncated && crc32(0, data.data(), data.size()) != e.crc) add_finding(r, "zip: CRC-32 mismatch", "medium", e.local, e.name);
       MemorySource member(std::move(data));
       m = scan_source(member, depth + 1);
+      torchscript_code(member, e);
       if (truncated) add_finding(r, "zip: member larger than the scanner's decompression limit", "medium", e.local, e.name);
     } else if (e.method == 12) {  // bzip2: zipfile reads it (miniz does not)
       Decompressed z = decompress(src, e.data, e.csize, Wrapper::bz2, kMaxInflated);
@@ -305,7 +323,8 @@ Result scan_zip(const Source& src, int depth) {
                 "medium", end);
   }
 
-  if (torch) r.format = "pytorch-zip";
+  if (torchscript && torch) r.format = "torchscript";
+  else if (torch) r.format = "pytorch-zip";
   else if (all_npy) r.format = "npz";
   else if (keras_config) r.format = "keras";
   r.verdict = has_serious(r) ? Verdict::unsafe : Verdict::safe;

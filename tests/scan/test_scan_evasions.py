@@ -231,6 +231,20 @@ def scan_json(path):
     return r, json.loads(r.out)
 
 
+class Scripted(__import__("torch").nn.Module):
+    """A module for torch.jit.script (it needs the class's source, so it lives in this file)."""
+
+    def __init__(self):
+        import torch
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+        self.register_buffer("steps", torch.zeros(3, dtype=torch.int64))
+        self.names = ["a", "b"]
+
+    def forward(self, x):
+        return self.lin(x).relu()
+
+
 class Evasions(CliTest):
     def policy_file(self):
         path = os.path.join(self.tmp, "policy.json")
@@ -397,6 +411,31 @@ class Evasions(CliTest):
                    numpy.zeros(3, dtype=[("O", "<f4"), ("object", "<i8"), ("descr", "S3")]))
         numpy.savez(os.path.join(folder, "arrays.npz"), a=numpy.arange(3), b=numpy.ones((2, 2)))
         numpy.savez_compressed(os.path.join(folder, "arrays_z.npz"), a=numpy.arange(3))
+        # TorchScript (torch.jit.save): scripted, traced, and a quantized module whose packed
+        # parameters are a TorchBind class with a __setstate__.
+        torch.jit.script(Scripted()).save(os.path.join(folder, "scripted.pt"))
+        torch.jit.trace(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)),
+                        torch.randn(1, 1, 5, 5)).save(os.path.join(folder, "traced.pt"))
+        q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(4, 4)), {torch.nn.Linear},
+                                                   dtype=torch.qint8)
+        torch.jit.script(q).save(os.path.join(folder, "quantized_scripted.pt"))
+        # KerasHub-style configs and a tokenizer vocabulary, as json.loads and text readers see them.
+        write(os.path.join(folder, "keras_hub_config.json"), json.dumps({
+            "module": "keras_hub.src.models.gemma.gemma_backbone", "class_name": "GemmaBackbone",
+            "config": {"name": "gemma_backbone", "trainable": True, "vocabulary_size": 256000, "num_layers": 18,
+                       "num_query_heads": 8, "num_key_value_heads": 1, "hidden_dim": 2048,
+                       "intermediate_dim": 32768, "head_dim": 256, "layer_norm_epsilon": 1e-06,
+                       "dropout": 0, "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                                               "config": {"name": "bfloat16"}, "registered_name": None}},
+            "registered_name": "keras_hub>GemmaBackbone"}, indent=4).encode())
+        write(os.path.join(folder, "keras_hub_tokenizer.json"), json.dumps({
+            "module": "keras_hub.src.models.gemma.gemma_tokenizer", "class_name": "GemmaTokenizer",
+            "config": {"name": "gemma_tokenizer", "trainable": True, "dtype": "int32", "proto": None,
+                       "sequence_length": None, "add_bos": False, "add_eos": False},
+            "registered_name": "keras_hub>GemmaTokenizer", "assets": ["assets/tokenizer/vocabulary.spm"],
+            "weights": None}).encode())
+        write(os.path.join(folder, "vocab.txt"), "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
+                                                     ["w%d" % i for i in range(3000)] + ["##ing", "café"]).encode())
         import joblib
         arrays = {"f32": numpy.arange(10, dtype="<f4"), "fortran": numpy.asfortranarray(numpy.ones((3, 2))),
                   "unicode": numpy.array(["ab", "c"]), "bytes": numpy.array([b"xy"]), "empty": numpy.zeros((0, 5)),
