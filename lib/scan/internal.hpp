@@ -102,6 +102,7 @@ struct Result {
   std::vector<Finding> findings;
   std::string error;
   uint64_t dropped = 0;  // findings beyond kMaxFindings (the least severe ones): unsafe
+  std::vector<std::string> members;  // archive members read, "outer/inner" when nested
 };
 
 void add_finding(Result& r, std::string what, const char* severity, uint64_t offset,

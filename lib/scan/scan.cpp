@@ -223,6 +223,7 @@ FileReport to_report(const std::string& name, detail::Result r) {
   rep.verdict = r.verdict;
   rep.findings = std::move(r.findings);
   rep.error = std::move(r.error);
+  rep.members = std::move(r.members);
   if (r.dropped) {
     rep.findings.push_back(Finding{"findings limit reached: " + std::to_string(r.dropped) +
                                        " less severe findings are not listed", "medium", 0, {}});
@@ -357,6 +358,7 @@ nlohmann::json to_json(const std::vector<FileReport>& reports) {
       j["error"] = r.error;
       ++errors;
     }
+    if (!r.members.empty()) j["members"] = r.members;
     files.push_back(std::move(j));
     if (r.verdict == Verdict::safe) ++safe;
     else if (r.verdict == Verdict::unsafe) ++unsafe;

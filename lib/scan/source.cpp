@@ -169,6 +169,7 @@ void merge_findings(Result& into, const Result& from, const std::string& member)
     add_finding(into, f.what, f.severity.c_str(), f.offset, std::move(m));
   }
   into.dropped += from.dropped;
+  for (const std::string& m : from.members) into.members.push_back(member.empty() ? m : member + "/" + m);
   if (!from.error.empty()) {
     add_finding(into, "cannot parse: " + from.error, "medium", 0, member);
   }

@@ -95,9 +95,15 @@ bool numbers_ok(const std::string& h) {
 
 bool all_zero(const std::string& h) { return h.find_first_not_of('\0') == std::string::npos; }
 
-// "LEN key=value\n" records; returns the size override, if any.
-std::optional<int64_t> pax_size(const std::string& text) {
+// "LEN key=value\n" records: the size and path overrides tarfile applies to the next member
+// (or, from a global header, to every later one).
+struct Pax {
   std::optional<int64_t> size;
+  std::optional<std::string> path;
+};
+Pax pax_records(const std::string& text) {
+  Pax pax;
+  std::optional<int64_t>& size = pax.size;
   for (size_t p = 0; p < text.size();) {
     size_t sp = text.find(' ', p);
     if (sp == std::string::npos) break;
@@ -119,9 +125,14 @@ std::optional<int64_t> pax_size(const std::string& text) {
       }
       size = n;
     }
+    if (eq != std::string::npos && rec.compare(0, eq, "path") == 0) {
+      std::string v = rec.substr(eq + 1);
+      if (!v.empty() && v.back() == '\n') v.pop_back();
+      pax.path = v;
+    }
     p += len;
   }
-  return size;
+  return pax;
 }
 
 }  // namespace
@@ -138,6 +149,7 @@ Result scan_tar(const Source& src, int depth) {
   if (depth >= kMaxNesting) bad("archives nested too deeply");
   std::string long_name;
   std::optional<int64_t> next_size, global_size;
+  std::optional<std::string> next_path, global_path;
   std::set<std::string> names;
   uint64_t off = 0;
   for (; off + kBlock <= src.size();) {
@@ -162,18 +174,26 @@ Result scan_tar(const Source& src, int depth) {
     std::string name = long_name.empty() ? cstr(h, 0, 100) : long_name;
     std::string prefix = cstr(h, 345, 155);
     if (long_name.empty() && !prefix.empty() && h.compare(257, 5, "ustar") == 0) name = prefix + "/" + name;
+    if (next_path) name = *next_path;
+    else if (global_path) name = *global_path;
     if (type == 'L' || type == 'K') {
       if (usize > kMaxPax) bad("GNU long name too long");
       std::string v = src.read_string(data, static_cast<size_t>(usize));
       if (type == 'L') long_name = v.substr(0, v.find('\0'));
     } else if (type == 'x' || type == 'X' || type == 'g') {
       if (usize > kMaxPax) bad("PAX header too long");
-      std::optional<int64_t> s = pax_size(src.read_string(data, static_cast<size_t>(usize)));
-      if (type == 'g') global_size = s;
-      else next_size = s;
+      Pax pax = pax_records(src.read_string(data, static_cast<size_t>(usize)));
+      if (type == 'g') {
+        global_size = pax.size;
+        global_path = pax.path;
+      } else {
+        next_size = pax.size;
+        next_path = pax.path;
+      }
     } else {
       long_name.clear();
       next_size.reset();
+      next_path.reset();
       // V7 spells a directory as a regular file whose name ends in '/'.
       bool dir = type == '5' || (type == '\0' && !name.empty() && name.back() == '/');
       // Types tarfile knows that are not regular files: it skips no data blocks after them.
@@ -186,6 +206,7 @@ Result scan_tar(const Source& src, int depth) {
         // Regular files, and every type tarfile does not know, which it reads as regular files.
         SubSource member(src, data, usize);
         Result m = scan_source(member, depth + 1, false);
+        r.members.push_back(name);
         merge_findings(r, m, name);
       }
       if (no_data) usize = 0;

@@ -290,6 +290,7 @@ Result scan_zip(const Source& src, int depth) {
                   e.local, e.name);
       continue;
     }
+    r.members.push_back(e.name);
     merge_findings(r, m, e.name);
     std::string base = e.name.substr(e.name.rfind('/') + 1);
     if (base == "data.pkl" && m.format == "pickle") torch = true;

@@ -33,6 +33,7 @@ struct FileReport {
   Verdict verdict = Verdict::unknown;
   std::vector<Finding> findings;
   std::string error;       // why the file could not be scanned or parsed (verdict unsafe)
+  std::vector<std::string> members;  // archive members read (zip, tar), "outer/inner" when nested
   bool io_failed = false;  // the error was an I/O error (exit status 3), not bad content
 };
 
