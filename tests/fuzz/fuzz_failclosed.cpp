@@ -1,7 +1,9 @@
 // libFuzzer target for the fail-closed rule: the fuzzer's bytes are placed where the real
-// loaders still run a malicious pickle (after its STOP, inside a gzip stream after it, as the
-// name and trailing data of the tar member holding it), so the scanner must never call the
-// result "safe" (a trap otherwise).
+// loaders still run a malicious payload (after a pickle's STOP, inside a gzip stream after it,
+// as the name and trailing data of the tar member holding it, as another member of the zip
+// holding it, after the pickle of an object .npy, as the name of a Keras Lambda layer, after
+// an HDF5 file whose user block is the pickle), so the scanner must never call the result
+// "safe" (a trap otherwise).
 #include <zlib.h>
 
 #include <cstddef>
@@ -9,6 +11,8 @@
 #include <cstdio>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "modelseal/scan.hpp"
 
@@ -55,6 +59,50 @@ std::string tar_with(const std::string& name, const std::string& member, const s
   return t + std::string(1024, '\0') + after;
 }
 
+void le(std::string& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+// A stored zip of the members, as zipfile writes one.
+std::string zip_of(const std::vector<std::pair<std::string, std::string>>& members) {
+  std::string body, dir;
+  for (const auto& [name, data] : members) {
+    uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+    std::string common;
+    le(common, 20, 2), le(common, 0, 2), le(common, 0, 2), le(common, 0, 2), le(common, 0x21, 2), le(common, crc, 4);
+    le(common, data.size(), 4), le(common, data.size(), 4), le(common, name.size(), 2), le(common, 0, 2);
+    uint64_t local = body.size();
+    le(body, 0x04034b50, 4);
+    body += common + name + data;
+    le(dir, 0x02014b50, 4), le(dir, 20, 2);
+    dir += common;
+    le(dir, 0, 2), le(dir, 0, 2), le(dir, 0, 2), le(dir, 0, 4), le(dir, local, 4);
+    dir += name;
+  }
+  std::string end;
+  le(end, 0x06054b50, 4), le(end, 0, 2), le(end, 0, 2), le(end, members.size(), 2), le(end, members.size(), 2);
+  le(end, dir.size(), 4), le(end, body.size(), 4), le(end, 0, 2);
+  return body + dir + end;
+}
+
+std::string npy_object(const std::string& data) {
+  std::string header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }";
+  header += std::string((64 - (10 + header.size() + 1) % 64) % 64, ' ') + "\n";
+  std::string out("\x93NUMPY\x01\x00", 8);
+  le(out, header.size(), 2);
+  return out + header + data;
+}
+
+std::string json_escaped(const std::string& in) {
+  std::string out;
+  char u[8];
+  for (unsigned char c : in) {
+    std::snprintf(u, sizeof u, "\\u%04x", c);
+    out += u;
+  }
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -64,5 +112,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string name = fuzz.substr(0, fuzz.find('\0'));
   if (name.empty()) name = "m";
   must_not_pass(tar_with(name, kEvil, fuzz), "tar member");
+  must_not_pass(zip_of({{"archive/data.pkl", kEvil}, {"archive/" + name.substr(0, 200), fuzz}}), "zip member");
+  must_not_pass(npy_object(kEvil + fuzz), "object npy");
+  must_not_pass("{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"Lambda\", "
+                "\"config\": {\"name\": \"" + json_escaped(fuzz.substr(0, 4096)) + "\"}}]}}", "keras Lambda");
+  std::string userblock = kEvil + std::string(512 - kEvil.size(), '\0');
+  must_not_pass(userblock + std::string("\x89HDF\r\n\x1a\n", 8) + fuzz, "hdf5 user block");
   return 0;
 }
