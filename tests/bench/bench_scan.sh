@@ -1,6 +1,8 @@
 #!/bin/bash
-# Scan throughput beside sha256sum of the same file: a 1 GiB safetensors model and a 200 MB
-# pickle checkpoint (protocol 4, tensors as bytes, the shape torch's legacy format has).
+# Scan throughput beside sha256sum of the same file: a 1 GiB safetensors model, a 200 MB
+# pickle checkpoint (protocol 4, tensors as bytes, the shape torch's legacy format has), and
+# when Debian's python3-torch / python3-joblib are there, a 200 MB torch.save checkpoint and
+# a 200 MB joblib file of numpy arrays (whose raw bytes the scanner sizes and skips).
 #   bench_scan.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: bench_scan.sh BUILD_DIR}
@@ -28,11 +30,20 @@ with open(os.path.join(out, "model.safetensors"), "wb") as f:
 state = {"layer%d" % i: {"weight": chunk[:-1] + bytes([i % 256]), "bias": list(range(64)), "name": "block %d" % i} for i in range(200)}
 with open(os.path.join(out, "checkpoint.pkl"), "wb") as f:
     pickle.dump(state, f, protocol=4)
+try:
+    import numpy, joblib
+    arrays = {"layer%d" % i: numpy.frombuffer(chunk, dtype="<f4").copy() for i in range(200)}
+    joblib.dump(arrays, os.path.join(out, "arrays.joblib"))
+    import torch
+    torch.save({k: torch.from_numpy(v) for k, v in arrays.items()}, os.path.join(out, "torch_save.pt"))
+except ImportError:
+    pass
 PY
 
 now() { date +%s.%N; }
-for file in model.safetensors checkpoint.pkl; do
+for file in model.safetensors checkpoint.pkl torch_save.pt arrays.joblib; do
   path="$tmp/$file"
+  [ -f "$path" ] || continue
   bytes=$(stat -c %s "$path")
   cat "$path" > /dev/null  # warm the page cache for both
   t0=$(now); "$scan" -q "$path" > /dev/null; t1=$(now)
