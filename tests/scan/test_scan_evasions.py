@@ -395,7 +395,16 @@ class Evasions(CliTest):
             "quantized.pt": {"w": torch.quantize_per_tensor(t, 0.1, 0, torch.qint8)},
             "param.pt": {"w": torch.nn.Parameter(t)}, "module_state.pt": torch.nn.Linear(4, 2).state_dict(),
             "nested_list.pt": [t, (t, {"a": t})], "scalar.pt": torch.tensor(3.0),
+            "per_channel.pt": {"w": torch.quantize_per_channel(t, torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0, 0, 0]),
+                                                               0, torch.qint8)},
+            "quint8.pt": {"w": torch.quantize_per_tensor(t, 0.1, 3, torch.quint8)},
+            "qint32.pt": {"w": torch.quantize_per_tensor(t, 0.1, 0, torch.qint32)},
+            "f64_i16_c128.pt": {"a": t.double(), "b": t.short(), "c": torch.complex(t.double(), t.double())},
+            "meta.pt": {"w": torch.empty(3, device="meta")}, "transposed.pt": {"w": t.t()},
+            "shared_views.pt": (lambda b: [b, b[1:], b.view(2, 6)])(t.clone()),
         }
+        # Not in this list: named tensors, nested tensors and sparse CSC/BSR, which this torch
+        # (1.13) cannot save, and fp8 dtypes, which it does not have (their globals are allowed).
         lin = torch.nn.Linear(4, 2)
         opt = torch.optim.Adam(lin.parameters())
         lin(t).sum().backward()
