@@ -711,6 +711,7 @@ void Unpickler::joblib_array(int32_t wrapper, const Value& state, Result& out) {
   if (hasobject) {  // read_array: pickle.load(file_handle), CPython's own unpickler
     if (depth_ + 1 >= kMaxNesting) unsure("of objects nested too deeply");
     Unpickler inner(in_, depth_ + 1);
+    inner.plain_ = true;  // CPython's unpickler: a NumpyArrayWrapper in there is only an object
     inner.plain_work = plain_work;
     inner.plain_work_limit = plain_work_limit;
     Result r;

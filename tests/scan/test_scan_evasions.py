@@ -330,6 +330,36 @@ class Evasions(CliTest):
             f.attrs["model_config"] = json.dumps({"class_name": "Dense", "config": {"name": "d"}})
         self.assertEqual(run("scan", ok).rc, 0)
 
+    def test_joblib_arrays_the_scanner_cannot_size_are_unsafe(self):
+        import joblib
+        import numpy
+        from joblib.numpy_pickle import NumpyArrayWrapper
+
+        def wrapper(shape=(3,), protocol=2, replace=(b"", b"")):
+            w = NumpyArrayWrapper(numpy.ndarray, shape, "C", numpy.dtype("f4"), False, None)
+            head = pickle.dumps(w, protocol=protocol)
+            if replace[0]:
+                self.assertIn(replace[0], head)
+                head = head.replace(*replace)
+            return head[:-1] + b"\0" * 12 + b"."
+
+        cases = {
+            # numpy.dtype("float32") is the same dtype, spelled otherwise than numpy's reduce does
+            "dtype_spelled.joblib": wrapper(replace=(b"X\x02\x00\x00\x00f4", b"X\x07\x00\x00\x00float32")),
+            "shape_list.joblib": wrapper(shape=[3]),
+            # protocol 4 frames the whole pickle: joblib reads the array from after the frame
+            "in_frame.joblib": wrapper(protocol=4),
+        }
+        for name, data in cases.items():
+            with self.subTest(case=name):
+                path = os.path.join(self.tmp, name)
+                write(path, data)
+                if name != "in_frame.joblib":  # joblib.load reads these two as the array they are
+                    self.assertEqual(list(joblib.load(path)), [0.0, 0.0, 0.0])
+                r = run("scan", path)
+                self.assertEqual(r.rc, 1, r.out)
+                self.assertIn("the scanner cannot tell where its array data ends", r.out)
+
     def test_archives_no_loader_opens_are_unsafe_unless_skipped(self):
         for name, head in (("m.7z", b"7z\xbc\xaf\x27\x1c\x00\x04"), ("m.rar", b"Rar!\x1a\x07\x01\x00"),
                            ("m.zst", b"\x28\xb5\x2f\xfd")):
