@@ -95,6 +95,13 @@ class Scan(ModelTest):
             report.check()
         self.assertIn("evil.pkl", str(cm.exception))
         modelseal.scan(self.path("ok.pkl"), self.path("model.safetensors")).check()
+        # The members of an archive it read, as the CLI lists them.
+        import zipfile
+        with zipfile.ZipFile(self.path("weights.zip"), "w") as z:
+            z.writestr("archive/data.pkl", pickle.dumps([1]))
+            z.writestr("archive/version", b"3\n")
+        z = modelseal.scan(self.path("weights.zip")).files[0]
+        self.assertEqual(z.members, ("archive/data.pkl", "archive/version"))
 
     def test_unreadable_file_is_in_the_report(self):
         missing = os.path.join(self.tmp, "missing.bin")

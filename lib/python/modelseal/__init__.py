@@ -304,13 +304,15 @@ class Finding:
 class FileScan:
     """The scan of one file: its detected ``format`` (by content, e.g. ``"pickle"``,
     ``"pytorch-zip"``, ``"safetensors"``), ``verdict`` (``"safe"``, ``"unsafe"``, ``"unknown"``:
-    a format that holds no code), ``findings``, and ``error`` when it could not be read or parsed."""
+    a format that holds no code), ``findings``, ``error`` when it could not be read or parsed, and
+    the archive ``members`` it read (zip, tar; ``"outer/inner"`` when nested)."""
 
     path: str
     format: str
     verdict: str
     findings: Tuple[Finding, ...]
     error: Optional[str] = None
+    members: Tuple[str, ...] = ()
 
     @property
     def blocks_trust(self) -> bool:
@@ -350,7 +352,7 @@ class ScanReport:
             FileScan(path=f["path"], format=f["format"], verdict=f["verdict"],
                      findings=tuple(Finding(x["what"], x["severity"], int(x["offset"]), x.get("member"))
                                     for x in f.get("findings", ())),
-                     error=f.get("error"))
+                     error=f.get("error"), members=tuple(f.get("members", ())))
             for f in raw["files"])
         return cls(files=files, raw=raw)
 
