@@ -1,8 +1,10 @@
 // Decompression through the libraries the loaders use: zlib (zip DEFLATE members, gzip and
-// zlib streams), libbz2 and liblzma (.xz and legacy .lzma). Python's gzip, bz2 and lzma
-// modules, and joblib's readers, read concatenated streams one after another, so this does
-// too; what follows the last complete stream is reported, never silently ignored.
+// zlib streams), libbz2, liblzma (.xz and legacy .lzma) and liblz4 (lz4 frames, joblib's
+// compress="lz4" through python3-lz4). Python's gzip, bz2, lzma and lz4.frame readers, and
+// joblib's, read concatenated streams one after another, so this does too; what follows the
+// last complete stream is reported, never silently ignored.
 #include <bzlib.h>
+#include <lz4frame.h>
 #include <lzma.h>
 #include <zlib.h>
 
@@ -109,6 +111,25 @@ class LzmaDecoder final : public Decoder {
   lzma_stream s_ = LZMA_STREAM_INIT;
 };
 
+class Lz4Decoder final : public Decoder {
+ public:
+  Lz4Decoder() {
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx_, LZ4F_VERSION))) throw untrusted("lz4: cannot initialise");
+  }
+  ~Lz4Decoder() override { LZ4F_freeDecompressionContext(ctx_); }
+  bool step(const uint8_t* in, size_t n, uint8_t* out, size_t room, size_t* used, size_t* made) override {
+    size_t src = n, dst = room;
+    size_t rc = LZ4F_decompress(ctx_, out, &dst, in, &src, nullptr);
+    if (LZ4F_isError(rc)) throw untrusted(std::string("corrupt data: lz4: ") + LZ4F_getErrorName(rc));
+    *used = src;
+    *made = dst;
+    return rc == 0;  // the frame is complete
+  }
+
+ private:
+  LZ4F_dctx* ctx_ = nullptr;
+};
+
 std::unique_ptr<Decoder> make_decoder(Wrapper w) {
   switch (w) {
     case Wrapper::deflate: return std::make_unique<ZlibDecoder>(-MAX_WBITS);
@@ -117,12 +138,15 @@ std::unique_ptr<Decoder> make_decoder(Wrapper w) {
     case Wrapper::bz2: return std::make_unique<Bz2Decoder>();
     case Wrapper::xz: return std::make_unique<LzmaDecoder>(false);
     case Wrapper::lzma: return std::make_unique<LzmaDecoder>(true);
+    case Wrapper::lz4: return std::make_unique<Lz4Decoder>();
     case Wrapper::none: break;
   }
   throw untrusted("no decoder");
 }
 
 bool starts(const std::string& h, std::string_view magic) { return h.compare(0, magic.size(), magic) == 0; }
+
+constexpr std::string_view kLz4Magic("\x04\x22\x4d\x18", 4);
 
 }  // namespace
 
@@ -135,6 +159,7 @@ Wrapper detect_wrapper(const Source& src) {
   if (h.size() >= 4 && starts(h, "BZh") && h[3] >= '1' && h[3] <= '9') return Wrapper::bz2;
   if (starts(h, std::string_view("\xfd" "7zXZ\0", 6))) return Wrapper::xz;
   if (b0 == 0x5d && b1 == 0x00) return Wrapper::lzma;  // joblib's (and lzma's FORMAT_ALONE) prefix
+  if (starts(h, kLz4Magic)) return Wrapper::lz4;
   return Wrapper::none;
 }
 
@@ -146,6 +171,7 @@ const char* to_string(Wrapper w) {
     case Wrapper::bz2: return "bz2";
     case Wrapper::xz: return "xz";
     case Wrapper::lzma: return "lzma";
+    case Wrapper::lz4: return "lz4";
     case Wrapper::none: break;
   }
   return "none";
@@ -157,7 +183,7 @@ Decompressed decompress(const Source& src, uint64_t off, uint64_t len, Wrapper w
   std::string in(kChunk, '\0');
   std::string out_buf(kChunk, '\0');
   // Streams follow one another (gzip members, bz2 and xz streams); deflate in zip is one stream.
-  bool multi = w == Wrapper::gzip || w == Wrapper::bz2 || w == Wrapper::xz;
+  bool multi = w == Wrapper::gzip || w == Wrapper::bz2 || w == Wrapper::xz || w == Wrapper::lz4;
   uint64_t pos = 0;  // consumed input, relative to off
   std::unique_ptr<Decoder> dec = make_decoder(w);
   bool ended = false;
@@ -192,6 +218,8 @@ Decompressed decompress(const Source& src, uint64_t off, uint64_t len, Wrapper w
           if (rest.size() < 2 || rest != "\x1f\x8b") break;
         } else if (w == Wrapper::bz2) {
           if (src.peek(off + pos, 3) != "BZh") break;
+        } else if (w == Wrapper::lz4) {
+          if (src.peek(off + pos, 4) != kLz4Magic) break;
         } else if (src.peek(off + pos, 6) != std::string_view("\xfd" "7zXZ\0", 6)) {
           break;
         }

@@ -139,7 +139,7 @@ bool looks_like_tar(const Source& src);
 bool zip_found_from_end(const Source& src);
 
 // Compression wrappers the loaders open (joblib, Python's gzip/bz2/lzma, zip members).
-enum class Wrapper { none, deflate, zlib, gzip, bz2, xz, lzma };
+enum class Wrapper { none, deflate, zlib, gzip, bz2, xz, lzma, lz4 };
 Wrapper detect_wrapper(const Source& src);  // by magic; never returns deflate
 const char* to_string(Wrapper w);
 struct Decompressed {

@@ -51,7 +51,6 @@ bool hdf5_at(const Source& src, uint64_t* where) {
 const char* unopened_archive(const std::string& head) {
   if (starts_with(head, std::string_view("7z\xbc\xaf\x27\x1c", 6))) return "7z";
   if (starts_with(head, "Rar!\x1a\x07")) return "rar";
-  if (starts_with(head, std::string_view("\x04\x22\x4d\x18", 4))) return "lz4";
   if (starts_with(head, std::string_view("\x28\xb5\x2f\xfd", 4))) return "zstd";
   return nullptr;
 }

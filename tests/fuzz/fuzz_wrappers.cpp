@@ -11,7 +11,8 @@ using namespace modelseal::scan::detail;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   MemorySource src(std::span<const uint8_t>(data, size));
-  for (Wrapper w : {Wrapper::deflate, Wrapper::zlib, Wrapper::gzip, Wrapper::bz2, Wrapper::xz, Wrapper::lzma}) {
+  for (Wrapper w : {Wrapper::deflate, Wrapper::zlib, Wrapper::gzip, Wrapper::bz2, Wrapper::xz, Wrapper::lzma,
+                    Wrapper::lz4}) {
     try {
       Decompressed d = decompress(src, 0, src.size(), w, 1u << 20);
       if (d.data.size() > (1u << 20)) __builtin_trap();

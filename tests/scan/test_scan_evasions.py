@@ -131,7 +131,7 @@ SAMPLES = {
     # joblib's compressed files, one per compressor it writes.
     **{"joblib_%s.pkl" % c: ((lambda c: lambda m, d: joblib_dump(Marker(m), c, d))(c),
                              "import joblib,sys; joblib.load(sys.argv[1])")
-       for c in ("zlib", "gzip", "bz2", "xz", "lzma")},
+       for c in ("zlib", "gzip", "bz2", "xz", "lzma", "lz4")},
     # joblib's oldest format (before 0.9.3), still read by joblib.load: "ZF", hex length, zlib.
     "joblib_zfile.pkl": (lambda m, d: b"ZF" + (b"0x%x" % len(evil(m))).ljust(19) + zlib.compress(evil(m)),
                          "import joblib,sys; joblib.load(sys.argv[1])"),
@@ -226,9 +226,17 @@ def h5_with_userblock(payload, folder):
     return data
 
 
+SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "scan-report.schema.json")
+
+
 def scan_json(path):
+    """The JSON report of `modelseal scan --json PATH`, checked against its schema."""
+    import jsonschema
     r = run("scan", "--json", path)
-    return r, json.loads(r.out)
+    doc = json.loads(r.out)
+    with open(SCHEMA) as f:
+        jsonschema.Draft202012Validator(json.load(f)).validate(doc)
+    return r, doc
 
 
 class Scripted(__import__("torch").nn.Module):
