@@ -42,6 +42,26 @@ void check_object(const json& obj, Result& r) {
     const char* sev = global_severity(module, cls);
     if (sev) add_finding(r, "keras config imports " + module + "." + cls, sev, 0);
   }
+  // Keras's own objects that reach outside the model when a config is rebuilt, safe_mode or
+  // not (the 2025-2026 safe_mode bypasses): functions that download, load or switch safe_mode
+  // off, TFSMLayer (loads a TensorFlow SavedModel from a path), and lookup layers whose
+  // vocabulary is a path or URL rather than a list.
+  std::string fn = cls == "function" ? str("config") : cls;
+  static constexpr std::string_view kGadgets[] = {"get_file", "enable_unsafe_deserialization", "load_model",
+                                                  "load_weights", "TFSMLayer", "func_load"};
+  for (std::string_view g : kGadgets) {
+    if (fn == g) add_finding(r, "keras config calls " + (module.empty() ? fn : module + "." + fn) +
+                                    ", which reaches outside the model at load", "high", 0);
+  }
+  if (cls == "StringLookup" || cls == "IntegerLookup" || cls == "TextVectorization") {
+    auto c = obj.find("config");
+    if (c != obj.end() && c->is_object()) {
+      auto v = c->find("vocabulary");
+      if (v != c->end() && v->is_string()) {
+        add_finding(r, "keras " + cls + " '" + layer + "' reads its vocabulary from a path or URL at load", "high", 0);
+      }
+    }
+  }
 }
 
 // json.loads(bytes) picks the encoding from a BOM or the pattern of NUL bytes in the first

@@ -315,6 +315,37 @@ class Evasions(CliTest):
         write(os.path.join(self.tmp, "ok.json"), json.dumps(layer).encode("utf-16"))
         self.assertEqual(run("scan", os.path.join(self.tmp, "ok.json")).rc, 0)
 
+    def test_keras_objects_that_reach_outside_the_model(self):
+        """Keras's own objects used by the safe_mode bypasses of 2025-2026: a download, a load, safe
+        mode switched off, an external SavedModel, a vocabulary read from a path or URL."""
+        def model(*layers):
+            return {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": list(layers)}}
+        configs = {
+            "get_file": model({"module": "keras.utils", "class_name": "get_file",
+                               "config": {"fname": "/tmp/x", "origin": "http://127.0.0.1:1/x"}}),
+            "get_file_function": model({"class_name": "Dense", "config": {"name": "d", "activation": {
+                "module": "keras.src.utils.file_utils", "class_name": "function", "config": "get_file"}}}),
+            "unsafe_switch": model({"module": "keras.config", "class_name": "enable_unsafe_deserialization",
+                                    "config": {}}),
+            "tfsm": model({"module": "keras.layers", "class_name": "TFSMLayer",
+                           "config": {"name": "t", "filepath": "/srv/other/saved_model"}}),
+            "vocab_path": model({"module": "keras.layers", "class_name": "StringLookup",
+                                 "config": {"name": "v", "vocabulary": "/etc/passwd"}}),
+        }
+        for name, cfg in configs.items():
+            with self.subTest(config=name):
+                path = os.path.join(self.tmp, name + ".json")
+                write(path, json.dumps(cfg).encode())
+                r, report = scan_json(path)
+                self.assertEqual(r.rc, 1, "%s: %s" % (name, r.out))
+                want = "vocabulary from a path" if name == "vocab_path" else "reaches outside the model"
+                self.assertIn(want, json.dumps(report))
+        fine = model({"module": "keras.layers", "class_name": "StringLookup",
+                      "config": {"name": "v", "vocabulary": ["a", "b"]}},
+                     {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d", "activation": "relu"}})
+        write(os.path.join(self.tmp, "fine.json"), json.dumps(fine).encode())
+        self.assertEqual(run("scan", os.path.join(self.tmp, "fine.json")).rc, 0)
+
     def test_hdf5_keras_config_in_any_spelling(self):
         import h5py
         configs = {
