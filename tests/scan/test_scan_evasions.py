@@ -69,6 +69,20 @@ def npy(descr_literal, body):
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
 
 
+def npy_header(header, body):
+    header = header.encode()
+    header += b" " * ((-(10 + len(header) + 1)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
+
+
+def object_record(marker):
+    """The pickle numpy.save writes for a one-record array whose field holds an object."""
+    import numpy
+    a = numpy.empty(1, dtype=[("x", "O")])
+    a[0] = (Marker(marker),)
+    return pickle.dumps(a, protocol=2)
+
+
 def zip_bytes(members):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -164,6 +178,11 @@ SAMPLES = {
                           "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)"),
     "descr_structured.npy": (lambda m, d: npy("[('x', '|O')]", evil(m)),
                              "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)"),
+    # numpy's header is a Python literal: the key spelled as two adjacent strings, and a field
+    # name that reads like a raw descr to a text search.
+    "descr_in_field_name.npy": (lambda m, d: npy_header("{'d' 'escr': [(\"descrX:'<f4'\", '|O')], 'fortran_order': False, "
+                                                        "'shape': (1,), }", object_record(m)),
+                                "import numpy,sys; numpy.load(sys.argv[1], allow_pickle=True)"),
     # HDF5 with a user block that is a pickle: h5py opens it, and so does pickle.load.
     "userblock.h5": (lambda m, d: h5_with_userblock(evil(m), d), PICKLE_LOAD),
 }
