@@ -106,6 +106,21 @@ def archive_samples(d):
     for i, dt in enumerate(dtypes):
         a = numpy.zeros(3, dtype=dt)
         numpy.save(os.path.join(out, "a%02d.npy" % i), a, allow_pickle=True)
+    # Headers written by hand, as numpy's literal_eval reads them: a repeated key (the last
+    # wins), keys spelled as adjacent strings, a field name that reads like a descr.
+    obj = pickle.dumps(numpy.array([None, 1], dtype=object), protocol=2)
+    for name, header, data in [
+            ("dup_last_object", "{'descr': '<f4', 'descr': '|O', 'fortran_order': False, 'shape': (2,), }", obj),
+            ("dup_last_raw", "{'descr': '|O', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", b"\0" * 8),
+            ("split_key", "{'d' 'escr': '<f4', 'fortran_order': False, 'shape': (2,), }", b"\0" * 8),
+            ("field_named_descr", "{'descr': [(\"descr': '<f4'\", '|O')], 'fortran_order': False, 'shape': (2,), }",
+             pickle.dumps(numpy.zeros(2, dtype=[("descr': '<f4'", "O")]), protocol=2)),
+            ("split_key_field_named_descr", "{'d' 'escr': [(\"descrX:'<f4'\", '|O')], 'fortran_order': False, "
+             "'shape': (2,), }", pickle.dumps(numpy.zeros(2, dtype=[("descrX:'<f4'", "O")]), protocol=2))]:
+        h = header.encode()
+        h += b" " * ((-(10 + len(h) + 1)) % 64) + b"\n"
+        with open(os.path.join(out, "hand_%s.npy" % name), "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + data)
     numpy.savez(os.path.join(out, "many.npz"), **{"k%d" % i: numpy.arange(i) for i in range(12)})
     numpy.savez_compressed(os.path.join(out, "many_z.npz"), x=numpy.zeros(4, dtype=object), y=numpy.ones(3))
     for k in range(20):
