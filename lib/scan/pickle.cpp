@@ -456,8 +456,12 @@ class Unpickler {
   Value tuple_of(std::vector<Value> items);
   void dict_add(const Value& dict, std::vector<Value> pairs);
   Value made_object(const Value& callable, Value args, bool constructed);
+  // The node a value refers to in this unpickler's arena, of that type, or null. (A plain
+  // reading goes on from values copied from another unpickler, whose nodes it does not have.)
   const Node* node(const Value& v, Node::Type type) const {
-    return v.node >= 0 && nodes_[static_cast<size_t>(v.node)].type == type ? &nodes_[static_cast<size_t>(v.node)] : nullptr;
+    if (v.node < 0 || static_cast<size_t>(v.node) >= nodes_.size()) return nullptr;
+    const Node& n = nodes_[static_cast<size_t>(v.node)];
+    return n.type == type ? &n : nullptr;
   }
   void build(Value state, Result& out);
   void joblib_array(int32_t wrapper, const Value& state, Result& out);
@@ -519,7 +523,7 @@ Value Unpickler::tuple_of(std::vector<Value> items) {
 }
 
 void Unpickler::dict_add(const Value& dict, std::vector<Value> pairs) {
-  if (dict.node < 0 || nodes_[static_cast<size_t>(dict.node)].type != Node::dict) return;
+  if (node(dict, Node::dict) == nullptr) return;
   Node& n = nodes_[static_cast<size_t>(dict.node)];
   if (pairs.size() % 2 != 0) n.complete = false;
   if (!keep(n, pairs.size())) return;
@@ -744,6 +748,8 @@ void Unpickler::plain_reading(Result& out) {
   p.stack_ = stack_;
   p.marks_ = marks_;
   p.memo_ = memo_;
+  for (Value& v : p.stack_) v.node = -1;  // this reading follows no values (and has no nodes)
+  for (auto& [key, v] : p.memo_) v.node = -1;
   p.protocol = protocol;
   p.stream_imported = stream_imported || saw_import;
   Result pr;

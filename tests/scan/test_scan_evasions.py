@@ -418,6 +418,23 @@ class Evasions(CliTest):
                 self.assertEqual(r.rc, 1, r.out)
                 self.assertIn("the scanner cannot tell where its array data ends", r.out)
 
+    def test_joblib_array_bytes_that_pickle_load_reads_on_the_outer_dict(self):
+        # The array bytes are "s.": pickle.load reads them as SETITEM on the dict that holds the
+        # wrapper (a value of the stack it goes on from), then STOP; joblib.load as two bytes.
+        import joblib
+        import numpy
+        from joblib.numpy_pickle import NumpyArrayWrapper
+        w = NumpyArrayWrapper(numpy.ndarray, (2,), "C", numpy.dtype("u1"), False, None)
+        head = pickle.dumps({"a": w}, protocol=2)
+        self.assertTrue(head.endswith(b"bs."))
+        path = os.path.join(self.tmp, "outer.joblib")
+        write(path, head[:-2] + b"s." + b"s.")
+        self.assertEqual(bytes(joblib.load(path)["a"]), b"s.")
+        self.assertIsInstance(pickle.load(open(path, "rb"))["a"], NumpyArrayWrapper)
+        r, report = scan_json(path)
+        self.assertEqual(r.rc, 0, r.out)
+        self.assertEqual(report["files"][0]["verdict"], "safe")
+
     def test_archives_no_loader_opens_are_unsafe_unless_skipped(self):
         for name, head in (("m.7z", b"7z\xbc\xaf\x27\x1c\x00\x04"), ("m.rar", b"Rar!\x1a\x07\x01\x00"),
                            ("m.zst", b"\x28\xb5\x2f\xfd")):
