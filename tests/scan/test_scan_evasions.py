@@ -548,6 +548,16 @@ class Evasions(CliTest):
                        "sequence_length": None, "add_bos": False, "add_eos": False},
             "registered_name": "keras_hub>GemmaTokenizer", "assets": ["assets/tokenizer/vocabulary.spm"],
             "weights": None}).encode())
+        # A legacy Keras HDF5 file as h5py writes it: weights (one dataset compressed) and the
+        # model_config and training_config attributes of plain layers.
+        import h5py
+        with h5py.File(os.path.join(folder, "keras_legacy.h5"), "w") as f:
+            f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
+                {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "relu"}}]}})
+            f.attrs["training_config"] = json.dumps({"loss": "mse", "optimizer_config": {"class_name": "Adam"}})
+            g = f.create_group("model_weights/d")
+            g.create_dataset("kernel:0", data=numpy.ones((4, 2), dtype="<f4"))
+            g.create_dataset("bias:0", data=numpy.zeros(2, dtype="<f4"), compression="gzip")
         write(os.path.join(folder, "vocab.txt"), "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
                                                      ["w%d" % i for i in range(3000)] + ["##ing", "café"]).encode())
         import joblib
