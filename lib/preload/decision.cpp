@@ -351,7 +351,7 @@ void judge_encrypted(int fd, Target* root, std::string_view name, bool via_symli
   }
   (void)ContentCheck::of(vm, name, 0, file);   // a name the signature does not list is refused here
   d.replacement = age::open_decrypted(vm, file, fd, c.identities, c.decrypt_max);
-  d.hashed = true;
+  d.hashed = d.decrypted = true;
   if (c.scan) {
     std::string block = scan_verdict(d.replacement.get(), name);
     if (!block.empty()) {

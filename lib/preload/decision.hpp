@@ -21,6 +21,7 @@ struct Decision {
   bool allow = false;
   std::string reason;       // why it was refused (or allowed unverified)
   bool hashed = false;      // the content was hashed now
+  bool decrypted = false;   // ... as the plaintext of NAME.age, decrypted into `replacement`
   // Or known: from this process's cache (a re-open, not audited again), hashed with the rest of
   // the model at its first open (MODELSEAL_PREVERIFY=model), or from the machine's cache.
   enum Known { no, in_process, preverified, machine } known = no;

@@ -42,7 +42,8 @@ void record(const Decision& d, const std::string& path, bool refused, const char
                          : std::string("modelseal: warning: unverified ") + verb + " allowed (" + d.reason +
                                "): " + path + "\n");
   } else if (c.verbose) {
-    const std::string how = d.hashed                          ? "hashed"
+    const std::string how = d.decrypted                       ? "decrypted and hashed"
+                            : d.hashed                        ? "hashed"
                             : d.known == Decision::in_process ? "cached"
                             : d.known == Decision::machine    ? "machine cache"
                             : d.known == Decision::preverified ? "preverified"

@@ -61,6 +61,8 @@ class Encrypted(TempDirTest):
         r = run(["cat", os.path.join(self.model, "sub", "config.json")], env=self.env)
         self.assertEqual(r.stdout, b'{"a": 1}\n', r.stderr)
         self.assertEqual(self.listing(), before)   # no plaintext landed anywhere
+        r = run(["cat", self.w], env=dict(self.env, MODELSEAL_VERBOSE="1"))
+        self.assertIn(b"modelseal: verified (decrypted and hashed): ", r.stderr)
 
     def test_the_memory_file_is_sealed_and_read_only(self):
         r = run([PYTHON, "-c", SEALS, self.w], env=self.env)
