@@ -165,12 +165,19 @@ Result scan_tar(const Source& src, int depth) {
       break;
     }
     char type = h[156];
+    // tarfile reads a member's data as the size an 'x' header gave it (its own or the global one),
+    // else as a global header's size, else its own; but it finds the next header by the 'x'
+    // size or the header's own (a global size is applied after that offset is worked out).
     int64_t size = next_size ? *next_size : global_size ? *global_size : *hsize;
-    if (type == 'L' || type == 'K' || type == 'x' || type == 'g' || type == 'X') size = *hsize;
-    if (size < 0) bad("negative member size at offset " + std::to_string(off));
+    int64_t skip = next_size ? *next_size : *hsize;
+    if (type == 'L' || type == 'K' || type == 'x' || type == 'g' || type == 'X') size = skip = *hsize;
+    if (size < 0 || skip < 0) bad("negative member size at offset " + std::to_string(off));
     uint64_t data = off + kBlock;
-    auto usize = static_cast<uint64_t>(size);
-    if (usize > src.size() - data) bad("member past the end of the archive at offset " + std::to_string(off));
+    auto usize = static_cast<uint64_t>(skip);
+    auto content = static_cast<uint64_t>(size);
+    if (usize > src.size() - data || content > src.size() - data) {
+      bad("member past the end of the archive at offset " + std::to_string(off));
+    }
     std::string name = long_name.empty() ? cstr(h, 0, 100) : long_name;
     std::string prefix = cstr(h, 345, 155);
     if (long_name.empty() && !prefix.empty() && h.compare(257, 5, "ustar") == 0) name = prefix + "/" + name;
@@ -183,12 +190,16 @@ Result scan_tar(const Source& src, int depth) {
     } else if (type == 'x' || type == 'X' || type == 'g') {
       if (usize > kMaxPax) bad("PAX header too long");
       Pax pax = pax_records(src.read_string(data, static_cast<size_t>(usize)));
-      if (type == 'g') {
-        global_size = pax.size;
-        global_path = pax.path;
-      } else {
-        next_size = pax.size;
-        next_path = pax.path;
+      if (type == 'g') {  // records update tarfile's global ones, which later members take
+        if (pax.size) {
+          global_size = pax.size;
+          add_finding(r, "tar: a global PAX header sets the size of later members (tarfile reads their data with "
+                         "it but skips them by their own; other readers apply it to both)", "medium", off);
+        }
+        if (pax.path) global_path = pax.path;
+      } else {             // the global records, overridden by these, for the next member
+        next_size = pax.size ? pax.size : global_size;
+        next_path = pax.path ? pax.path : global_path;
       }
     } else {
       long_name.clear();
@@ -204,7 +215,7 @@ Result scan_tar(const Source& src, int depth) {
       if (type == 'S') add_finding(r, "tar: GNU sparse member scanned as stored, not as expanded", "medium", off, name);
       if (!no_data) {
         // Regular files, and every type tarfile does not know, which it reads as regular files.
-        SubSource member(src, data, usize);
+        SubSource member(src, data, content);
         Result m = scan_source(member, depth + 1, false);
         r.members.push_back(name);
         merge_findings(r, m, name);

@@ -69,6 +69,22 @@ def npy(descr_literal, body):
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
 
 
+def pax_global_size_tar(payload):
+    def header(name, size, typeflag):
+        t = tarfile.TarInfo(name)
+        t.size, t.type = size, typeflag
+        return t.tobuf(format=tarfile.USTAR_FORMAT)
+
+    def block(data):
+        return data + b"\0" * ((-len(data)) % 512)
+    glob = b"9 size=0\n"
+    local = b"%d size=%d\n" % (len(b"xx size=%d\n" % len(payload)), len(payload))
+    return (header("pax_global", len(glob), tarfile.XGLTYPE) + block(glob) +
+            header("a.bin", 512, tarfile.REGTYPE) + bytes(range(256)) * 2 +
+            header("pax_local", len(local), tarfile.XHDTYPE) + block(local) +
+            header("b.pkl", 0, tarfile.REGTYPE) + block(payload) + b"\0" * 1024)
+
+
 def npy_header(header, body):
     header = header.encode()
     header += b" " * ((-(10 + len(header) + 1)) % 64) + b"\n"
@@ -161,6 +177,11 @@ SAMPLES = {
     "v7_unknown_type.tar": (lambda m, d: tar_member(b"m\xf6del.pkl", evil(m), b"Z", v7=True, signed=True) + b"\0" * 1024,
                             "import tarfile,pickle,sys; t=tarfile.open(sys.argv[1]); "
                             "pickle.load(t.extractfile(t.getmembers()[0]))"),
+    # tarfile: a global PAX size applies to a member's data but not to where tarfile looks for
+    # the next header, so the member after it is read where a reader applying it would not look.
+    "pax_global_size.tar": (lambda m, d: pax_global_size_tar(evil(m)),
+                            "import tarfile,pickle,sys; t=tarfile.open(sys.argv[1]); "
+                            "pickle.load(t.extractfile('b.pkl'))"),
     # zipfile: an archive appended to a safetensors file, found from the end.
     "appended.safetensors": (lambda m, d: safetensors_bytes() + zip_bytes([("archive/data.pkl", evil(m))]),
                              "import zipfile,pickle,sys; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('archive/data.pkl'))"),
