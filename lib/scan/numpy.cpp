@@ -94,7 +94,7 @@ class LiteralParser {
         out.items.push_back(std::move(*v));
       }
       comma = eat(',');
-      if (type == Literal::tuple && close == ')' && !comma && out.items.size() == 1 && !out.items.empty()) {
+      if (type == Literal::tuple && !comma && out.items.size() == 1) {
         if (!eat(')')) return std::nullopt;
         return std::move(out.items[0]);  // (x) is x, not a tuple
       }
@@ -194,10 +194,9 @@ bool raw_descr(const Literal& d, int depth = 0) {
   return true;
 }
 
-// The header's descr, when the header is a dict of exactly descr, fortran_order and shape
-// (what numpy requires) and its descr holds raw data only.
-bool header_is_raw(const std::string& header) {
-  std::optional<Literal> d = LiteralParser(header).parse();
+// Whether the parsed header is a dict of exactly descr, fortran_order and shape (what numpy
+// requires) whose descr holds raw data only.
+bool header_is_raw(const std::optional<Literal>& d) {
   if (!d || d->type != Literal::dict || d->items.size() != 6) return false;
   const Literal* descr = nullptr;
   bool order = false, shape = false;
@@ -234,8 +233,8 @@ Result scan_npy(const Source& src, int depth) {
     bad("header lacks descr or shape");
   }
   uint64_t data = in.pos() + len;
-  const bool parsed = LiteralParser(header).parse().has_value();
-  if (header_is_raw(header)) {
+  const std::optional<Literal> parsed = LiteralParser(header).parse();
+  if (header_is_raw(parsed)) {
     r.verdict = Verdict::safe;
     return r;
   }

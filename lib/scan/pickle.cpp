@@ -614,7 +614,7 @@ void Unpickler::build(Value state, Result& out) {
     if (target.importable) saw_import = true;
     add_finding(out, "BUILD sets attributes of global " + *target.text, "high", op_at_);
   }
-  if (plain_ || target.node < 0 || nodes_[static_cast<size_t>(target.node)].type != Node::object) return;
+  if (plain_ || node(target, Node::object) == nullptr) return;
   int32_t id = target.node;
   Node& n = nodes_[static_cast<size_t>(id)];
   if (n.cls == kArrayWrapper) {
@@ -653,7 +653,6 @@ void Unpickler::joblib_array(int32_t wrapper, const Value& state, Result& out) {
   bool applied = st && st->complete && st->items.size() == 2 ? apply(st->items[0]) && apply(st->items[1]) : apply(state);
   if (!applied) unsure("with a BUILD state the scanner does not follow");
   Node& w = nodes_[static_cast<size_t>(wrapper)];
-  if (!w.complete) unsure("with more attributes than the scanner follows");
   if (!keep(w, attrs.size())) unsure("with more attributes than the scanner follows");
   w.items.insert(w.items.end(), attrs.begin(), attrs.end());
   std::vector<Value> all;  // __init__(subclass, shape, order, dtype, allow_mmap=False, alignment=16)

@@ -95,15 +95,14 @@ bool numbers_ok(const std::string& h) {
 
 bool all_zero(const std::string& h) { return h.find_first_not_of('\0') == std::string::npos; }
 
-// "LEN key=value\n" records: the size and path overrides tarfile applies to the next member
-// (or, from a global header, to every later one).
+// "LEN key=value\n" records: the size and path a PAX header sets (scan_tar applies them as
+// tarfile does).
 struct Pax {
   std::optional<int64_t> size;
   std::optional<std::string> path;
 };
 Pax pax_records(const std::string& text) {
   Pax pax;
-  std::optional<int64_t>& size = pax.size;
   for (size_t p = 0; p < text.size();) {
     size_t sp = text.find(' ', p);
     if (sp == std::string::npos) break;
@@ -123,7 +122,7 @@ Pax pax_records(const std::string& text) {
         if (c < '0' || c > '9' || n > (int64_t{1} << 50)) bad("bad PAX size");
         n = n * 10 + (c - '0');
       }
-      size = n;
+      pax.size = n;
     }
     if (eq != std::string::npos && rec.compare(0, eq, "path") == 0) {
       std::string v = rec.substr(eq + 1);

@@ -64,9 +64,7 @@ def tar_member(name, data, typeflag=b"0", v7=False, signed=False):
 
 
 def npy(descr_literal, body):
-    header = ("{'descr': %s, 'fortran_order': False, 'shape': (1,), }" % descr_literal).encode()
-    header += b" " * ((-(10 + len(header) + 1)) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + body
+    return npy_header("{'descr': %s, 'fortran_order': False, 'shape': (1,), }" % descr_literal, body)
 
 
 def pax_global_size_tar(payload):
