@@ -237,11 +237,13 @@ Result scan_hdf5(const Source& src) {
   constexpr size_t kOverlap = 32;
   Result r;
   r.format = "hdf5";
-  std::vector<char> buf((1u << 20) + kOverlap);
+  constexpr uint64_t kStep = 1u << 20;
+  // Buffers no larger than the file: a scan of many small members stays cheap.
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(kStep, src.size())) + kOverlap);
   uint64_t off = 0;
   size_t carried = 0;
   while (off < src.size()) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(1u << 20, src.size() - off));
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kStep, src.size() - off));
     src.read(off, buf.data() + carried, n);
     size_t have = carried + n;
     uint64_t base = off - carried;
@@ -262,7 +264,7 @@ Result scan_hdf5(const Source& src) {
   // every NUL-terminated text that starts like a JSON object is read as json.loads reads it.
   constexpr uint64_t kMaxCandidates = 1u << 20;
   uint64_t candidates = 0;
-  std::vector<char> chunk(1u << 20);
+  std::vector<char> chunk(static_cast<size_t>(std::max<uint64_t>(1, std::min<uint64_t>(kStep, src.size()))));
   for (uint64_t at = 0; at < src.size(); at += chunk.size()) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(chunk.size(), src.size() - at));
     src.read(at, chunk.data(), n);

@@ -200,7 +200,7 @@ void read_local(const Source& src, Entry& e, uint64_t cd_offset, Result& r) {
 }
 
 uint32_t crc_of(const Source& s) {
-  std::vector<char> buf(1u << 20);
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(1u << 20, s.size())));
   uint32_t crc = 0;
   for (uint64_t off = 0; off < s.size();) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), s.size() - off));
