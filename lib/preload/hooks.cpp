@@ -1,6 +1,7 @@
 // The exported hooks of libmodelseal-preload.so: every libc entry that opens a path (the open
-// family, fopen, freopen, creat, truncate, the mkstemp family, mkdtemp, tmpfile), loads one
-// (dlopen, dlmopen) or runs one (the exec family, posix_spawn). Opens go to gated_openat(),
+// family, fopen, freopen, creat, truncate, the mkstemp family, mkdtemp, tmpfile, libio's file
+// openers, catopen, posix_spawn's open actions), loads one (dlopen, dlmopen) or runs one (the
+// exec family, posix_spawn). Opens go to gated_openat(),
 // code to code.hpp; nothing else in the shim is visible (see preload.map).
 // The hooks define open and open64 (fopen and fopen64) separately: the header must not rename
 // one to the other, as it does when the build asks for 64-bit file offsets.
@@ -8,8 +9,10 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <nl_types.h>
 #include <spawn.h>
 #include <string>
 #include <sys/random.h>
@@ -20,6 +23,7 @@
 #include "config.hpp"
 #include "open.hpp"
 #include "paths.hpp"
+#include "spawn.hpp"
 
 using modelseal::preload::gated_openat;
 namespace preload = modelseal::preload;
@@ -64,6 +68,14 @@ FILE* gated_fopen(const char* path, const char* mode, fopen_fn real) {
 
 using freopen_fn = FILE* (*)(const char*, const char*, FILE*);
 
+// An fopen mode for opening again a file the shim has opened and judged: it truncates,
+// creates or excludes nothing (the file exists and was judged).
+std::string reopen_mode(const char* mode) {
+  std::string m = mode[0] == 'w' ? std::string("r+") + (mode + 1) : std::string(mode);
+  for (size_t x; (x = m.find('x')) != std::string::npos && x < m.find(',');) m.erase(x, 1);
+  return m;
+}
+
 // freopen(3): the new file is opened (and judged) by the shim, then the stream is pointed at
 // that very open file through /proc/self/fd. A NULL path (a change of mode) is the stream's
 // own file, judged again for the new mode.
@@ -87,9 +99,7 @@ FILE* gated_freopen(const char* path, const char* mode, FILE* stream, freopen_fn
     return nullptr;
   }
   std::string self = modelseal::preload::proc_fd(fd.get());
-  // The stream's mode truncates or creates nothing new: the file exists and was judged.
-  const std::string m = mode[0] == 'w' ? std::string("r+") + (mode + 1) : std::string(mode);
-  return real(self.c_str(), m.c_str(), stream);
+  return real(self.c_str(), reopen_mode(mode).c_str(), stream);
 }
 
 // mkstemp(3) and its kin: the names are made here and each create goes through the shim.
@@ -165,6 +175,16 @@ HOOK int openat64(int dirfd, const char* path, int flags, ...) {
   return gated_openat(dirfd, path, flags, mode);
 }
 
+// Old public names of open and open64.
+HOOK int __open(const char* path, int flags, ...) {
+  MODE_ARG(flags)
+  return gated_openat(AT_FDCWD, path, flags, mode);
+}
+HOOK int __open64(const char* path, int flags, ...) {
+  MODE_ARG(flags)
+  return gated_openat(AT_FDCWD, path, flags, mode);
+}
+
 // _FORTIFY_SOURCE variants (no mode argument).
 HOOK int __open_2(const char* path, int flags) { return gated_openat(AT_FDCWD, path, flags, 0); }
 HOOK int __open64_2(const char* path, int flags) { return gated_openat(AT_FDCWD, path, flags, 0); }
@@ -182,6 +202,43 @@ HOOK FILE* fopen(const char* path, const char* mode) {
 HOOK FILE* fopen64(const char* path, const char* mode) {
   static const auto real = reinterpret_cast<fopen_fn>(dlsym(RTLD_NEXT, "fopen64"));
   return gated_fopen(path, mode, real);
+}
+
+HOOK FILE* _IO_fopen(const char* path, const char* mode) {   // fopen's old public name
+  static const auto real = next<fopen_fn>("_IO_fopen");
+  return gated_fopen(path, mode, real);
+}
+
+// libio's exported file openers, which fill in a FILE the caller made: the file is opened (and
+// judged) by the shim, and the FILE is given that very open file through /proc/self/fd.
+HOOK FILE* _IO_file_fopen(FILE* fp, const char* path, const char* mode, int is32not64) {
+  static const auto real = next<FILE* (*)(FILE*, const char*, const char*, int)>("_IO_file_fopen");
+  if (!real) return nullptr;
+  if (preload::inside_shim() || !preload::shim_active() || !path || !mode || fopen_flags(mode) < 0)
+    return real(fp, path, mode, is32not64);
+  modelseal::UniqueFd fd(gated_openat(AT_FDCWD, path, fopen_flags(mode) | O_CLOEXEC, 0666));
+  if (!fd) return nullptr;
+  return real(fp, modelseal::preload::proc_fd(fd.get()).c_str(), reopen_mode(mode).c_str(), is32not64);
+}
+HOOK FILE* _IO_file_open(FILE* fp, const char* path, int flags, int prot, int read_write, int is32not64) {
+  static const auto real = next<FILE* (*)(FILE*, const char*, int, int, int, int)>("_IO_file_open");
+  if (!real) return nullptr;
+  if (preload::inside_shim() || !preload::shim_active() || !path) return real(fp, path, flags, prot, read_write, is32not64);
+  modelseal::UniqueFd fd(gated_openat(AT_FDCWD, path, flags | O_CLOEXEC, static_cast<mode_t>(prot)));
+  if (!fd) return nullptr;
+  return real(fp, modelseal::preload::proc_fd(fd.get()).c_str(), flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW),
+              prot, read_write, is32not64);
+}
+
+// catopen(3) of a path (a name with a slash; a bare name is searched in NLSPATH, like dlopen's
+// search): the catalog is read from the file judged here.
+HOOK nl_catd catopen(const char* name, int flag) {
+  static const auto real = next<nl_catd (*)(const char*, int)>("catopen");
+  if (!real) return reinterpret_cast<nl_catd>(-1);
+  if (preload::inside_shim() || !preload::shim_active() || !std::strchr(name, '/')) return real(name, flag);
+  modelseal::UniqueFd fd(gated_openat(AT_FDCWD, name, O_RDONLY | O_CLOEXEC, 0));
+  if (!fd) return reinterpret_cast<nl_catd>(-1);
+  return real(modelseal::preload::proc_fd(fd.get()).c_str(), flag);
 }
 
 HOOK FILE* freopen(const char* path, const char* mode, FILE* stream) {
@@ -296,6 +353,28 @@ HOOK int execle(const char* path, const char* arg, ...) {
   char* const* envp = va_arg(ap, char* const*);
   va_end(ap);
   return preload::gated_execveat(AT_FDCWD, path, argv.data(), envp, 0);
+}
+
+HOOK int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t* fa, int fd, const char* path, int oflag,
+                                          mode_t mode) {
+  static const auto real = next<preload::addopen_fn>("posix_spawn_file_actions_addopen");
+  return preload::spawn_addopen(fa, fd, path, oflag, mode, real);
+}
+HOOK int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t* fa, const char* path) {
+  static const auto real = next<preload::addchdir_fn>("posix_spawn_file_actions_addchdir_np");
+  return preload::spawn_addchdir(fa, path, real);
+}
+HOOK int posix_spawn_file_actions_addfchdir_np(posix_spawn_file_actions_t* fa, int fd) {
+  static const auto real = next<preload::addfchdir_fn>("posix_spawn_file_actions_addfchdir_np");
+  return preload::spawn_addfchdir(fa, fd, real);
+}
+HOOK int posix_spawn_file_actions_init(posix_spawn_file_actions_t* fa) {
+  static const auto real = next<preload::lifecycle_fn>("posix_spawn_file_actions_init");
+  return preload::spawn_forget(fa, real);
+}
+HOOK int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t* fa) {
+  static const auto real = next<preload::lifecycle_fn>("posix_spawn_file_actions_destroy");
+  return preload::spawn_forget(fa, real);
 }
 
 HOOK int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,

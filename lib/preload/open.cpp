@@ -339,6 +339,51 @@ int gated_openat(int dirfd, const char* path, int flags, mode_t mode) noexcept {
   }
 }
 
+int open_for_child(int dirfd, const char* path, int& flags, mode_t mode, UniqueFd& fd, std::string& child_path) noexcept {
+  Inside in;
+  const Config& c = config();
+  try {
+    if (wants_write(flags)) {
+      UniqueFd pfd;
+      std::string last, shown;
+      std::string why = write_verdict(dirfd, path, flags, pfd, last, shown);
+      if (!pfd) return errno ? errno : ENOENT;
+      if (!why.empty()) {
+        Decision d;
+        d.reason = why;
+        record(d, shown, !c.warn, "open");
+        if (!c.warn) return EACCES;
+      }
+      child_path = proc_fd(pfd.get()) + "/" + last;
+      // A symlink put there after this check is not followed into a root.
+      struct stat st;
+      if (::fstatat(pfd.get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) flags |= O_NOFOLLOW;
+      fd = std::move(pfd);
+      return 0;
+    }
+    // Never blocks here on a FIFO or a device: the child opens it again with the caller's flags.
+    Landed l = land(dirfd, path, (flags & ~O_PATH) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+    if (!l.fd) {
+      if (errno != ENOENT) return errno;
+      int plain = open_encrypted(dirfd, path, flags | O_CLOEXEC);   // NAME.age below a root
+      if (plain < 0) return errno;
+      l.fd = UniqueFd(plain);
+    } else if (l.found.below || l.unknown) {
+      Decision d = decide(l, Use::data);
+      record(d, l.shown, !c.warn, "open");
+      if (!d.allow && !c.warn) return EACCES;
+      if (d.replacement) l.fd = std::move(d.replacement);
+    }
+    child_path = proc_fd(l.fd.get());
+    flags &= ~O_NOFOLLOW;   // the child follows the magic link to the file judged here
+    fd = std::move(l.fd);
+    return 0;
+  } catch (...) {
+    write_stderr(std::string("modelseal: open refused (internal error): ") + path + "\n");
+    return EACCES;
+  }
+}
+
 bool may_create(int dirfd, const char* path) noexcept {
   if (inside_shim() || !path || !*path || config().roots.empty()) return true;
   Inside in;

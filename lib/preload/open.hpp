@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <string>
+
 #include "decision.hpp"
 #include "modelseal/fileio.hpp"
 
@@ -24,6 +26,15 @@ struct CodeOpen {
   UniqueFd copy;   // allowed, Use::load: the sealed copy of exactly the verified bytes
 };
 CodeOpen open_code(int dirfd, const char* path, int at_flags, Use use, const char* verb) noexcept;
+
+// For an open that a spawned child makes itself (posix_spawn's file actions, which libc runs in
+// the child where no hook sees them): `path` (relative to `dirfd`) with `flags` judged now, as
+// gated_openat would judge it. What the child should open instead is `child_path` with `flags`
+// as changed here: /proc/self/fd/N of the descriptor opened and judged here, or for a write
+// outside the roots the same name inside the folder opened here. `fd` holds that descriptor and
+// must stay open until the spawn. Returns 0, or an errno value (EACCES when refused, logged;
+// the open's own error when it failed).
+int open_for_child(int dirfd, const char* path, int& flags, mode_t mode, UniqueFd& fd, std::string& child_path) noexcept;
 
 // For entries that create a name without opening it (mkdtemp, tmpfile): false, logged, when
 // creating `path` (relative to `dirfd`) would be refused as a write below a root.

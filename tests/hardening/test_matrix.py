@@ -164,6 +164,20 @@ class Matrix(CliTest):
                                      self.path("dXXXXXX")]),
             ("truncate of a listed file", [sys.executable, "-c", libc + "sys.exit(c.truncate(sys.argv[1].encode(), 0))",
                                            self.path("config.json")]),
+            ("__open64 of an unlisted file", [sys.executable, "-c", libc + "sys.exit(0 if c.__open64(sys.argv[1].encode(), "
+                                              "0) >= 0 else 1)", self.path("added-tool")]),
+            ("_IO_fopen of an unlisted file", [sys.executable, "-c", libc + "sys.exit(0 if c._IO_fopen(sys.argv[1].encode(), "
+                                               "b'r') else 1)", self.path("added-tool")]),
+            ("catopen of an unlisted file", [sys.executable, "-c", libc + "c.catopen.restype = ctypes.c_void_p; "
+                                             "sys.exit(0 if c.catopen(sys.argv[1].encode(), 0) not in (None, 2**64 - 1) "
+                                             "else 1)", self.path("added-tool")]),
+            ("posix_spawn reading an unlisted file", [sys.executable, "-c", "import os, sys; os.waitpid(os.posix_spawn("
+                                                      "'/bin/true', ['true'], os.environ, file_actions=[(os.POSIX_SPAWN_OPEN, "
+                                                      "0, sys.argv[1], os.O_RDONLY, 0)]), 0)", self.path("added-tool")]),
+            ("posix_spawn creating a file in the root", [sys.executable, "-c", "import os, sys; os.waitpid(os.posix_spawn("
+                                                         "'/bin/true', ['true'], os.environ, file_actions=[(os.POSIX_SPAWN_OPEN, "
+                                                         "1, sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)]), 0)",
+                                                         self.path("tXXXXXX")]),
         ]
         if libz:
             cases.append(("dlopen of an unlisted library", [sys.executable, "-c", "import ctypes, sys; ctypes.CDLL(sys.argv[1])",

@@ -55,6 +55,60 @@ class Escapes(TempDirTest):
         env = self.shim_env("/tmp", self.policy)
         self.assertRefused(run([PROBE, "tmpfile", "-"], env=env), "opened for writing")
 
+    def test_every_libc_entry_that_opens_a_path(self):
+        """The old public names of open and fopen, libio's file openers, catopen, and posix_spawn's
+        open actions (run by libc in the child, where no hook sees them) are judged like open."""
+        cat = os.path.join(self.model, "messages.cat")
+        src = self.p("messages.txt")
+        self.write(src, "$set 1\n1 signed message\n")
+        subprocess.run(["gencat", cat, src], check=True)
+        os.unlink(os.path.join(self.model, "model.sig"))
+        os.unlink(self.extra)
+        self.sign(self.model, self.key)
+        self.write(self.extra, b"unlisted")
+        for how in ["__open", "__open64", "_IO_fopen", "_IO_file_fopen", "_IO_file_open", "spawn", "spawn-chdir"]:
+            with self.subTest(how=how):
+                r = run([PROBE, how, self.w], env=self.env)
+                self.assertEqual((r.returncode, r.stdout), (0, self.data), r.stderr)
+                self.assertRefused(run([PROBE, how, self.extra], env=self.env), "not listed", self.extra)
+        r = run([PROBE, "catopen", cat], env=self.env)
+        self.assertEqual((r.returncode, r.stdout), (0, b"signed message\n"), r.stderr)
+        evil = os.path.join(self.model, "evil.cat")
+        shutil.copy(cat, evil)
+        self.assertRefused(run([PROBE, "catopen", evil], env=self.env), "not listed", evil)
+        # A tampered file is refused through a file action too, and the child never runs on it.
+        with open(self.w, "r+b") as f:
+            f.write(b"X")
+        self.assertRefused(run([PROBE, "spawn", self.w], env=self.env), "modified", self.w)
+        # Creating or truncating below a root through a file action is refused; elsewhere it works.
+        self.assertRefused(run([PROBE, "spawn-w", self.p("m", "new.txt")], env=self.env), "opened for writing")
+        self.assertRefused(run([PROBE, "spawn-w", self.extra], env=self.env), "opened for writing", self.extra)
+        self.assertEqual(os.path.getsize(self.extra), len(b"unlisted"))
+        r = run([PROBE, "spawn-w", self.p("outside.txt")], env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(self.p("outside.txt")))
+        # Outside the roots the child opens what the caller named.
+        r = run([PROBE, "spawn", src], env=self.env)
+        self.assertEqual((r.returncode, r.stdout), (0, open(src, "rb").read()), r.stderr)
+        # After a chdir by descriptor the shim cannot tell where a relative name lands: refused.
+        r = run([PROBE, "spawn-fchdir", self.p("messages.txt")], env=self.env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("chdir by descriptor", r.stderr.decode())
+        # Python's os.posix_spawn uses the same file actions.
+        code = ("import os, sys\n"
+                "r, w = os.pipe()\n"
+                "try:\n"
+                "    pid = os.posix_spawn('/bin/cat', ['cat'], os.environ, file_actions=[\n"
+                "        (os.POSIX_SPAWN_OPEN, 0, sys.argv[1], os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, w, 1)])\n"
+                "except PermissionError as e:\n"
+                "    sys.exit('PermissionError: %s' % e)\n"
+                "os.close(w)\n"
+                "sys.stdout.buffer.write(os.read(r, 1 << 20))\n"
+                "os.waitpid(pid, 0)\n")
+        self.assertRefused(self.py(code, self.extra), "not listed", self.extra)
+        r = self.py(code, cat)
+        self.assertEqual((r.returncode, r.stdout), (0, open(cat, "rb").read()), r.stderr)
+
     def deep_tree(self, top):
         """top/d.../d.../x.bin with a path far past PATH_MAX, made with openat and mkdirat."""
         name = "d" * 200
