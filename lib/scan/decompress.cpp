@@ -180,8 +180,9 @@ const char* to_string(Wrapper w) {
 Decompressed decompress(const Source& src, uint64_t off, uint64_t len, Wrapper w, uint64_t max_out) {
   Decompressed d;
   if (off > src.size() || len > src.size() - off) throw untrusted("compressed data past the end of input");
-  std::string in(kChunk, '\0');
-  std::string out_buf(kChunk, '\0');
+  // Buffers in proportion to the input (a small stream is common; the loop goes round for more).
+  std::string in(static_cast<size_t>(std::min<uint64_t>(kChunk, len)), '\0');
+  std::string out_buf(static_cast<size_t>(std::min<uint64_t>(kChunk, std::max<uint64_t>(4096, 4 * len))), '\0');
   // Streams follow one another (gzip members, bz2 and xz streams); deflate in zip is one stream.
   bool multi = w == Wrapper::gzip || w == Wrapper::bz2 || w == Wrapper::xz || w == Wrapper::lz4;
   uint64_t pos = 0;  // consumed input, relative to off
@@ -191,12 +192,12 @@ Decompressed decompress(const Source& src, uint64_t off, uint64_t len, Wrapper w
   try {
     for (;;) {
       if (at == have && off + pos < off + len) {
-        have = static_cast<size_t>(std::min<uint64_t>(kChunk, len - pos));
+        have = static_cast<size_t>(std::min<uint64_t>(in.size(), len - pos));
         src.read(off + pos, in.data(), have);
         at = 0;
       }
       size_t used = 0, made = 0;
-      size_t room = static_cast<size_t>(std::min<uint64_t>(kChunk, max_out - d.data.size() + 1));
+      size_t room = static_cast<size_t>(std::min<uint64_t>(out_buf.size(), max_out - d.data.size() + 1));
       bool end = dec->step(reinterpret_cast<const uint8_t*>(in.data()) + at, have - at,
                            reinterpret_cast<uint8_t*>(out_buf.data()), room, &used, &made);
       at += used;

@@ -73,7 +73,7 @@ void Reader::fill() {
   size_t want = buf_.empty() ? kFirstChunk : kChunk;
   uint64_t n = std::min<uint64_t>(want, src_.size() - pos_);
   if (n == 0) throw untrusted("unexpected end of data at offset " + std::to_string(pos_));
-  if (buf_.size() < want) buf_.resize(want);
+  if (buf_.size() < n) buf_.resize(static_cast<size_t>(n));   // no larger than what is read
   src_.read(pos_, buf_.data(), static_cast<size_t>(n));
   buf_start_ = pos_;
   buf_len_ = static_cast<size_t>(n);
