@@ -48,6 +48,60 @@ std::string_view pem_block(std::string_view text) {
 // A PEM passphrase callback that gives none (OpenSSL's default would prompt on the terminal).
 int no_prompt(char*, int, int, void*) { return 0; }
 
+// The passphrase KDF of an encrypted PKCS#8 key is bounded before it runs: a key file whose
+// parameters ask for hours of work (PBKDF2 or PKCS#5/#12 iterations, scrypt N*r*p) is refused.
+// Ten million iterations take seconds; N*r*p up to 2^22 is 32 times `keygen`'s 2^14*8*1.
+constexpr uint64_t kMaxKdfIterations = 10'000'000;
+constexpr uint64_t kMaxScryptWork = uint64_t{1} << 22;
+
+uint64_t asn1_uint(const ASN1_INTEGER* i) {
+  uint64_t v = 0;
+  return i && ASN1_INTEGER_get_uint64(&v, i) == 1 ? v : UINT64_MAX;   // negative or huge: too much
+}
+
+template <typename T>
+std::unique_ptr<T, void (*)(T*)> unpack(const ASN1_ITEM* item, const ASN1_TYPE* t, void (*free_fn)(T*)) {
+  void* v = t && t->type == V_ASN1_SEQUENCE ? ASN1_TYPE_unpack_sequence(item, t) : nullptr;
+  return {static_cast<T*>(v), free_fn};
+}
+
+void check_kdf_cost(std::string_view pem, const std::string& what) {
+  auto bio = mem_bio(pem);
+  std::unique_ptr<X509_SIG, decltype(&X509_SIG_free)> p8(PEM_read_bio_PKCS8(bio.get(), nullptr, no_prompt, nullptr),
+                                                         &X509_SIG_free);
+  ERR_clear_error();
+  if (!p8) return;   // not an EncryptedPrivateKeyInfo: decrypting it fails before any KDF
+  const X509_ALGOR* alg = nullptr;
+  X509_SIG_get0(p8.get(), &alg, nullptr);
+  auto refuse = [&](const std::string& kdf, uint64_t work, uint64_t most) {
+    throw usage_error(what + ": its passphrase KDF asks for too much work (" + kdf + " " +
+                          (work == UINT64_MAX ? std::string("out of range") : std::to_string(work)) + ", at most " +
+                          std::to_string(most) + "); refused before running it",
+                      "re-encrypt the key with ordinary parameters (openssl pkcs8 -topk8 -scrypt)");
+  };
+  const ASN1_TYPE* params = alg->parameter;
+  if (OBJ_obj2nid(alg->algorithm) == NID_pbes2) {
+    auto pbe2 = unpack<PBE2PARAM>(ASN1_ITEM_rptr(PBE2PARAM), params, PBE2PARAM_free);
+    if (!pbe2 || !pbe2->keyfunc) return;   // malformed: OpenSSL refuses it
+    const int kdf = OBJ_obj2nid(pbe2->keyfunc->algorithm);
+    if (kdf == NID_id_pbkdf2) {
+      auto p = unpack<PBKDF2PARAM>(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter, PBKDF2PARAM_free);
+      if (p && asn1_uint(p->iter) > kMaxKdfIterations) refuse("PBKDF2 iterations", asn1_uint(p->iter), kMaxKdfIterations);
+    } else if (kdf == NID_id_scrypt) {
+      auto p = unpack<SCRYPT_PARAMS>(ASN1_ITEM_rptr(SCRYPT_PARAMS), pbe2->keyfunc->parameter, SCRYPT_PARAMS_free);
+      if (!p) return;
+      auto mul = [](uint64_t a, uint64_t b) { return a != 0 && b > UINT64_MAX / a ? UINT64_MAX : a * b; };
+      const uint64_t work = mul(mul(asn1_uint(p->costParameter), asn1_uint(p->blockSize)),
+                                asn1_uint(p->parallelizationParameter));
+      if (work > kMaxScryptWork) refuse("scrypt N*r*p", work, kMaxScryptWork);
+    }
+    return;
+  }
+  // PKCS#5 v1.5 and PKCS#12 password-based encryption: salt and iterations.
+  auto p = unpack<PBEPARAM>(ASN1_ITEM_rptr(PBEPARAM), params, PBEPARAM_free);
+  if (p && asn1_uint(p->iter) > kMaxKdfIterations) refuse("iterations", asn1_uint(p->iter), kMaxKdfIterations);
+}
+
 std::string openssl_reason() {
   unsigned long e = ERR_peek_last_error();
   ERR_clear_error();
@@ -284,6 +338,7 @@ PrivateKey PrivateKey::from_pem(std::string_view text, const PassphraseSource& p
   Passphrase pass;
   if (encrypted) {
     if (!passphrase) throw usage_error(what + ": key is encrypted but no passphrase was given");
+    check_kdf_cost(pem, what);
     pass = passphrase();
   }
   auto bio = mem_bio(pem);

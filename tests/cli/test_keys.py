@@ -1,5 +1,6 @@
 """Key files: created 0600, readable by `openssl pkey`, keys from `openssl genpkey` load, and
 group/world-readable keys are refused. The passphrase never appears in any output."""
+import base64
 import os
 import stat
 import subprocess
@@ -14,7 +15,80 @@ def openssl(*args):
     return subprocess.run(["openssl", *args], capture_output=True, timeout=60)
 
 
+def der(tag, *parts):
+    body = b"".join(parts)
+    n = len(body)
+    length = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + length + body
+
+
+def oid(dotted):
+    a, b, *rest = map(int, dotted.split("."))
+    out = bytes([40 * a + b])
+    for v in rest:
+        enc = [v & 0x7F]
+        while v > 0x7F:
+            v >>= 7
+            enc.append(0x80 | (v & 0x7F))
+        out += bytes(reversed(enc))
+    return der(0x06, out)
+
+
+def integer(v):
+    return der(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))
+
+
+def encrypted_key_pem(algorithm):
+    """An EncryptedPrivateKeyInfo encrypted with `algorithm` (an AlgorithmIdentifier), holding 48
+    bytes that nothing ever decrypts."""
+    info = der(0x30, algorithm, der(0x04, bytes(48)))
+    b64 = base64.encodebytes(info).decode().replace("\n", "")
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----\n"
+
+
+def pbes2(kdf):
+    """PBES2 with the key derivation `kdf` and AES-256-CBC."""
+    aes = der(0x30, oid("2.16.840.1.101.3.4.1.42"), der(0x04, bytes(16)))
+    return der(0x30, oid("1.2.840.113549.1.5.13"), der(0x30, kdf, aes))
+
+
+def scrypt(n, r, p):
+    return der(0x30, oid("1.3.6.1.4.1.11591.4.11"), der(0x30, der(0x04, bytes(16)), integer(n), integer(r), integer(p)))
+
+
+def pbkdf2(iterations):
+    hmac_sha256 = der(0x30, oid("1.2.840.113549.2.9"), der(0x05))
+    return der(0x30, oid("1.2.840.113549.1.5.12"), der(0x30, der(0x04, bytes(16)), integer(iterations), hmac_sha256))
+
+
 class Keys(CliTest):
+    def test_a_passphrase_kdf_that_asks_for_hours_is_refused_before_it_runs(self):
+        """A key file is read before anything is signed: parameters that would keep the KDF busy for
+        hours (scrypt N=p=2^15, r=2, within its memory bound; a billion PBKDF2 iterations) are refused at once, exit 2."""
+        pkcs12 = der(0x30, oid("1.2.840.113549.1.12.1.3"), der(0x30, der(0x04, bytes(8)), integer(2 ** 31 - 1)))
+        cases = {"scrypt-p": pbes2(scrypt(2 ** 15, 2, 2 ** 15)), "scrypt-n": pbes2(scrypt(2 ** 62, 8, 1)),
+                 "scrypt-huge": pbes2(scrypt(2 ** 64 + 1, 2 ** 40, 2 ** 40)), "pbkdf2": pbes2(pbkdf2(10 ** 9)),
+                 "pbkdf2-huge": pbes2(pbkdf2(2 ** 71)), "pkcs12": pkcs12}
+        for name, algorithm in cases.items():
+            with self.subTest(kdf=name):
+                key = os.path.join(self.tmp, name + ".key")
+                write(key, encrypted_key_pem(algorithm))
+                os.chmod(key, 0o600)
+                r = run("sign", self.model, "-k", key, env={"MODELSEAL_PASSPHRASE": PASS}, timeout=60)
+                self.assertEqual(r.rc, 2, r)
+                self.assertOneLineError(r, "passphrase KDF asks for too much work")
+        # Ordinary parameters are tried (and here fail as a wrong passphrase: the data is zeros).
+        for name, kdf in {"scrypt": scrypt(2 ** 14, 8, 1), "pbkdf2": pbkdf2(600000)}.items():
+            with self.subTest(kdf=name):
+                key = os.path.join(self.tmp, name + "-ok.key")
+                write(key, encrypted_key_pem(pbes2(kdf)))
+                os.chmod(key, 0o600)
+                r = run("sign", self.model, "-k", key, env={"MODELSEAL_PASSPHRASE": PASS})
+                self.assertEqual(r.rc, 2, r)
+                self.assertOneLineError(r, "wrong passphrase, or the key is corrupt")
+        self.assertFalse(os.path.exists(os.path.join(self.model, "model.sig")))
+
     def test_keygen_writes_private_key_0600_that_openssl_opens(self):
         for t in ("ed25519", "p256", "p384"):
             with self.subTest(type=t):
