@@ -49,6 +49,11 @@ bool has_slash(const char* s) { return s && std::strchr(s, '/'); }
 
 }  // namespace
 
+void hold_code_locks(bool hold) noexcept {
+  Copies& c = immortal<Copies>();
+  hold ? c.mu.lock() : c.mu.unlock();
+}
+
 const char* const kRefused = reinterpret_cast<const char*>(-1);
 
 // What the loader is given instead of `file`: kRefused (errno EACCES), or `file` itself when

@@ -167,8 +167,25 @@ void load_config() noexcept {
   }
 }
 
+void before_fork() {
+  hold_spawn_locks(true);
+  hold_code_locks(true);
+  hold_decision_locks(true);
+  hold_trust_locks(true);
+}
+
+void after_fork() {
+  hold_trust_locks(false);
+  hold_decision_locks(false);
+  hold_code_locks(false);
+  hold_spawn_locks(false);
+}
+
 // The configuration is the shim's first act once loaded, before main() can chdir.
-__attribute__((constructor)) void load_at_start() { config(); }
+__attribute__((constructor)) void load_at_start() {
+  config();
+  pthread_atfork(before_fork, after_fork, after_fork);
+}
 
 }  // namespace
 

@@ -46,6 +46,15 @@ class Inside {
   Inside& operator=(const Inside&) = delete;
 };
 
+// The shim's locks across fork(): each module takes its own before the process forks (hold =
+// true) and releases them after it, in parent and child (hold = false), so that a child never
+// inherits a lock held by a thread it does not have (the background hashing of
+// MODELSEAL_PREVERIFY, another thread's open). None of them is held while another is taken.
+void hold_trust_locks(bool hold) noexcept;      // trust.cpp
+void hold_decision_locks(bool hold) noexcept;   // decision.cpp
+void hold_code_locks(bool hold) noexcept;       // code.cpp
+void hold_spawn_locks(bool hold) noexcept;      // spawn.cpp
+
 // Objects that live as long as the process and are never destroyed: hooks run during exit too,
 // after static destructors would have run.
 template <typename T>

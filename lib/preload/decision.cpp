@@ -87,6 +87,15 @@ void stop_background() {
   b.cv.wait_for(lock, std::chrono::seconds(5), [&] { return b.running == 0; });
 }
 
+}  // namespace
+
+void hold_decision_locks(bool hold) noexcept {
+  Background& b = immortal<Background>();
+  hold ? b.mu.lock() : b.mu.unlock();
+}
+
+namespace {
+
 // The names the open of each listed file of `vm` judges: paths, or the base name of a single file.
 std::set<std::string> listed_names(const VerifiedModel& vm) {
   std::set<std::string> names;

@@ -38,6 +38,11 @@ bool active() { return !inside_shim() && !config().roots.empty(); }
 
 }  // namespace
 
+void hold_spawn_locks(bool hold) noexcept {
+  Registry& r = registry();
+  hold ? r.mu.lock() : r.mu.unlock();
+}
+
 int spawn_addopen(posix_spawn_file_actions_t* fa, int fd, const char* path, int oflag, mode_t mode,
                   addopen_fn real) noexcept {
   if (!real) return ENOSYS;

@@ -135,6 +135,18 @@ std::shared_ptr<const VerifiedModel> model_of(Target& t, std::string& error) {
   return t.model;
 }
 
+void hold_trust_locks(bool hold) noexcept {
+  auto& states = immortal<RootStates>().v;
+  Cache& cache = immortal<Cache>();
+  if (!hold) cache.mu.unlock();
+  for (auto& rs : states) {
+    if (hold) rs->mu.lock();
+    for (auto& t : rs->targets) hold ? t->mu.lock() : t->mu.unlock();
+    if (!hold) rs->mu.unlock();
+  }
+  if (hold) cache.mu.lock();
+}
+
 std::optional<Hashed> cached(const FileIdentity& id) {
   Cache& cache = immortal<Cache>();
   std::lock_guard<std::mutex> lock(cache.mu);

@@ -286,6 +286,35 @@ class Cache(TempDirTest):
         r = run([PYTHON, "-c", code, self.b, big], env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_children_forked_while_the_background_hashes(self):
+        """Workers forked while the background hashing of many files takes and leaves the shim's
+        locks (a data loader starting its workers) each open a file at once: none may inherit a
+        lock held by a thread it does not have (they hung on it)."""
+        many = self.p("many")
+        for i in range(1000):
+            self.write(os.path.join(many, "f%03d.bin" % i), os.urandom(1000))
+        self.sign(many, self.key)
+        self.settle()
+        env = self.shim_env(many, self.policy, MODELSEAL_PREVERIFY="model", MODELSEAL_CACHE_DIR="off")
+        code = ("import os, sys, time\n"
+                "d = sys.argv[1]\n"
+                "open(os.path.join(d, 'f000.bin'), 'rb').read()\n"
+                "pids = []\n"
+                "for i in range(60):\n"
+                "    pid = os.fork()\n"
+                "    if pid == 0:\n"
+                "        n = len(open(os.path.join(d, 'f%03d.bin' % (999 - i)), 'rb').read()); os._exit(0 if n == 1000 else 1)\n"
+                "    pids.append(pid)\n"
+                "deadline = time.time() + 60\n"
+                "for i, pid in enumerate(pids):\n"
+                "    while True:\n"
+                "        done, st = os.waitpid(pid, os.WNOHANG)\n"
+                "        if done: break\n"
+                "        if time.time() > deadline: [os.kill(p, 9) for p in pids]; sys.exit('child %d hung' % i)\n"
+                "        time.sleep(0.01)\n"
+                "    if os.waitstatus_to_exitcode(st): sys.exit('child %d failed' % i)\n")
+        r = run([PYTHON, "-c", code, many], env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
