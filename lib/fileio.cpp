@@ -36,22 +36,20 @@ std::string read_file_limited(const fs::path& path, size_t max_bytes, const std:
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
     throw Error(too_large, what + " is too large (" + std::to_string(st.st_size) + " bytes, at most " +
                                std::to_string(max_bytes) + "): " + path.string());
-  std::string out;
-  out.resize(static_cast<size_t>(st.st_size));
+  std::string out(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;
+  char more[4096];   // what a file that grew meanwhile has past its size
   for (;;) {
-    if (got == out.size()) {
-      if (out.size() >= max_bytes + 1) break;
-      out.resize(std::min(max_bytes + 1, out.size() + 65536));  // a file that grew meanwhile
-    }
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    const bool past = got >= out.size();
+    ssize_t n = past ? ::read(fd, more, sizeof more) : ::read(fd, out.data() + got, out.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw errno_error("cannot read " + what, path.string(), errno);
     if (n == 0) break;
+    if (past) out.append(more, static_cast<size_t>(n));
     got += static_cast<size_t>(n);
+    if (got > max_bytes) throw Error(too_large, what + " is too large: " + path.string());
   }
   out.resize(got);
-  if (got > max_bytes) throw Error(too_large, what + " is too large: " + path.string());
   return out;
 }
 
