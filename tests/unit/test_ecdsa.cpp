@@ -72,7 +72,9 @@ std::vector<Case> sigver(const std::string& section) {
 }  // namespace
 
 TEST_CASE("NIST SigVer: P-256/SHA-256 and P-384/SHA-384 through PublicKey::verify") {
-  for (const auto& [section, curve] : {std::pair{"P-256,SHA-256", "P-256"}, std::pair{"P-384,SHA-384", "P-384"}}) {
+  for (const auto& pair : {std::pair{"P-256,SHA-256", "P-256"}, std::pair{"P-384,SHA-384", "P-384"}}) {
+    const char* section = pair.first;  // named, not a structured binding: the CHECK macros capture it
+    const char* curve = pair.second;
     auto cases = sigver(section);
     REQUIRE_MESSAGE(cases.size() == 15, section);
     size_t passed = 0, agreed = 0;
@@ -93,7 +95,9 @@ TEST_CASE("NIST SigVer: P-256/SHA-256 and P-384/SHA-384 through PublicKey::verif
 }
 
 TEST_CASE("a compressed EC point is the same key: same DER, same key id") {
-  for (const auto& [section, curve] : {std::pair{"P-256,SHA-256", "P-256"}, std::pair{"P-384,SHA-384", "P-384"}}) {
+  for (const auto& pair : {std::pair{"P-256,SHA-256", "P-256"}, std::pair{"P-384,SHA-384", "P-384"}}) {
+    const char* section = pair.first;  // named, not a structured binding: the CHECK macros capture it
+    const char* curve = pair.second;
     for (const Case& c : sigver(section)) {
       if (!c.pass) continue;
       PublicKey full = PublicKey::from_pem(pem_of(test::unhex(kSpki.at(curve).first) + "\x04" + c.qx + c.qy), "full");
