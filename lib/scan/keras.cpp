@@ -127,6 +127,12 @@ std::string python_json_to_strict(const std::string& t) {
   out.reserve(t.size());
   bool in_str = false;
   for (size_t i = 0; i < t.size(); ++i) {
+    if (in_str) {  // the text up to the next escape or quote is copied as it is
+      size_t stop = t.find_first_of("\\\"", i);
+      if (stop == std::string::npos) stop = t.size();
+      out.append(t, i, stop - i);
+      if ((i = stop) == t.size()) break;
+    }
     char c = t[i];
     if (in_str) {
       if (c == '\\' && i + 1 < t.size()) {
@@ -169,15 +175,15 @@ std::string python_json_to_strict(const std::string& t) {
     }
     if (c == '"') {
       in_str = true;
-    } else if (t.compare(i, 3, "NaN") == 0) {
+    } else if (c == 'N' && t.compare(i, 3, "NaN") == 0) {
       out += "null";
       i += 2;
       continue;
-    } else if (t.compare(i, 8, "Infinity") == 0) {
+    } else if (c == 'I' && t.compare(i, 8, "Infinity") == 0) {
       out += "null";
       i += 7;
       continue;
-    } else if (t.compare(i, 9, "-Infinity") == 0) {
+    } else if (c == '-' && t.compare(i, 9, "-Infinity") == 0) {
       out += "null";
       i += 8;
       continue;
