@@ -127,12 +127,12 @@ std::string python_json_to_strict(const std::string& t) {
   out.reserve(t.size());
   bool in_str = false;
   for (size_t i = 0; i < t.size(); ++i) {
-    if (in_str) {  // the text up to the next escape or quote is copied as it is
-      size_t stop = t.find_first_of("\\\"", i);
-      if (stop == std::string::npos) stop = t.size();
-      out.append(t, i, stop - i);
-      if ((i = stop) == t.size()) break;
-    }
+    // Text that needs no rewriting is copied a run at a time: in a string up to the next escape
+    // or quote, outside one up to the next quote or what may start NaN, Infinity or -Infinity.
+    size_t stop = t.find_first_of(in_str ? "\\\"" : "\"NI-", i);
+    if (stop == std::string::npos) stop = t.size();
+    out.append(t, i, stop - i);
+    if ((i = stop) == t.size()) break;
     char c = t[i];
     if (in_str) {
       if (c == '\\' && i + 1 < t.size()) {
