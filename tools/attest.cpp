@@ -35,7 +35,7 @@ std::time_t time_arg(const std::string& s, const char* flag) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Append a signed in-toto attestation (DSSE, Statement v1) about models, datasets or files to a\n"
+  tool::App app{"Append a signed in-toto attestation (DSSE, Statement v1) about models, datasets or files to a\n"
                ".intoto.jsonl bundle. Directories and models are named by their OMS root digest\n"
                "(as 'modelseal digest' prints it).",
                "modelseal attest"};
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--passphrase-file", pass_file, "Read key passphrases from the first line of FILE");
   app.add_option("-o,--output", output, "Bundle to append to (default: FIRST-SUBJECT.intoto.jsonl beside it)");
   app.add_option("--ignore", ignores, "Leave this path out of the first subject's digest; repeatable");
-  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(tool::Range(1u, 1024u));
   app.add_flag("--json", as_json, "Print the statement that was signed (schemas/attestation-statement.schema.json)");
 
   auto* g_prov = app.add_option_group("provenance", "--provenance: SLSA provenance v1 of a training run");
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   g_eval->add_option("--metric", metrics, "NAME=VALUE, a measured metric; repeatable");
   g_eval->add_option("--threshold", thresholds, "NAME>=X or NAME<=X, the bar a metric had to meet; repeatable");
   g_eval->add_option("--result", result, "PASSED, WARNED or FAILED (default: from the thresholds)")
-      ->check(CLI::IsMember({"PASSED", "WARNED", "FAILED"}));
+      ->check(tool::IsMember({"PASSED", "WARNED", "FAILED"}));
   g_eval->add_option("--url", url, "Where the full evaluation report is");
 
   auto* g_appr = app.add_option_group("approval", "--approve: release approval");

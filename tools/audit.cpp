@@ -9,7 +9,7 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Check a modelseal audit log: every line's JSON, sequence number and the SHA-256 of the line "
+  tool::App app{"Check a modelseal audit log: every line's JSON, sequence number and the SHA-256 of the line "
                "before it.",
                "modelseal audit"};
   bool quiet = false, as_json = false;

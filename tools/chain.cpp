@@ -41,7 +41,7 @@ void print_text(const ChainReport& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Verify a release's chain of attestations against a signed layout (modelseal-layout(5)),\n"
+  tool::App app{"Verify a release's chain of attestations against a signed layout (modelseal-layout(5)),\n"
                "or sign a layout.",
                "modelseal chain"};
   bool quiet = false;
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
                                                      "(default: MODEL.intoto.jsonl)");
   verify->add_option("--ignore", ignores, "Leave this path (relative to MODEL) out of its digest; repeatable");
   verify->add_flag("--json", as_json, "Print a JSON report (schemas/chain-report.schema.json)");
-  verify->add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  verify->add_option("--threads", threads, "Hashing threads (default: one per core)")->check(tool::Range(1u, 1024u));
 
   std::string layout_in, layout_out, pass_file;
   std::vector<std::string> owner_keys;

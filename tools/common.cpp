@@ -1,11 +1,6 @@
 #include "common.hpp"
 
-#include <cctype>
-#include <set>
-#include <string_view>
-#include <utility>
-
-#include "suggest.hpp"
+#include <optional>
 
 #include "modelseal/age.hpp"
 #include "modelseal/files.hpp"
@@ -53,90 +48,13 @@ int run_body(const std::function<int()>& body, std::string& reason) {
 
 }  // namespace
 
-void add_audit_option(CLI::App& app, Audit& audit) {
+void add_audit_option(App& app, Audit& audit) {
   app.add_option("--audit-log", audit.log,
                  "Append this run's decision to a tamper-evident audit log (default: $MODELSEAL_AUDIT_LOG)");
 }
 
-namespace {
-
-// Every long option name of `app` and its subcommands, without the dashes.
-void long_names(const CLI::App& app, std::set<std::string>& out) {
-  for (const CLI::Option* o : app.get_options())
-    for (const auto& n : o->get_lnames()) out.insert(n);
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) long_names(*sub, out);
-}
-
-// model_signing's spellings of options that mean the same here.
-constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
-    {"private-key", "key"},         {"private_key", "key"},       {"public_key", "public-key"},
-    {"ignore-paths", "ignore"},     {"ignore_paths", "ignore"},
-};
-
-// The arguments as the parser should see them: an alias spelled as model_signing spells it is
-// renamed, a long option written with one dash (`-key`, as Go programs take it) gets its second
-// dash instead of being read as `-k ey`, and an unknown option is refused here, before the parser
-// could report a missing argument first. Stops at `--`.
-std::vector<std::string> normalized_args(const CLI::App& app, int argc, char** argv) {
-  std::set<std::string> known;
-  long_names(app, known);
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& a = args[i];
-    if (a == "--") break;
-    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && !std::isdigit(static_cast<unsigned char>(a[1]))) {
-      const std::string name = a.substr(1, a.find('=') - 1);
-      if (name.size() > 1 && known.count(name)) a = "-" + a;
-      continue;
-    }
-    if (!a.starts_with("--") || a.size() == 2) continue;
-    const size_t eq = a.find('=');
-    const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    if (known.count(name)) continue;
-    bool renamed = false;
-    for (const auto& [alias, target] : kAliases)
-      if (name == alias && known.count(std::string(target))) {
-        a = "--" + std::string(target) + (eq == std::string::npos ? "" : a.substr(eq));
-        renamed = true;
-      }
-    if (renamed) continue;
-    const std::string near = nearest(name, known);
-    throw usage_error("unknown option --" + name, near.empty() ? "see '" + app.get_name() + " --help'"
-                                                               : "did you mean --" + near + "?");
-  }
-  return args;
-}
-
-}  // namespace
-
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body, Audit* audit) {
-  try {
-    std::vector<std::string> args;
-    try {
-      args = normalized_args(app, argc, argv);
-    } catch (const Error& e) {
-      print_error(e);
-      return static_cast<int>(Status::usage);
-    }
-    std::vector<char*> ptrs;
-    for (auto& a : args) ptrs.push_back(a.data());
-    app.parse(static_cast<int>(ptrs.size()), ptrs.data());
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    // "The following argument ..." reads as one line of ours in lower case; "MODEL is required"
-    // keeps the name it was given.
-    if (msg.size() > 1 && std::islower(static_cast<unsigned char>(msg[1])))
-      msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
-    while (!msg.empty() && (msg.back() == '.' || msg.back() == '\n')) msg.pop_back();
-    print_error(usage_error(msg, "see '" + app.get_name() + " --help'"));
-    return static_cast<int>(Status::usage);
-  }
+int run(App& app, int argc, char** argv, const std::function<int()>& body, Audit* audit) {
+  if (std::optional<int> done = app.parse(argc, argv)) return *done;
   std::string reason;
   int rc = run_body(body, reason);
   if (!audit) return rc;
@@ -155,7 +73,7 @@ int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body, 
   return rc;
 }
 
-void add_common(CLI::App& app, bool& quiet) {
+void add_common(App& app, bool& quiet) {
   app.add_flag("-q,--quiet", quiet, "No progress line and no summary on success");
   app.set_version_flag("-V,--version", "modelseal " MODELSEAL_VERSION);
 }
@@ -248,8 +166,8 @@ Policy load_policy(const std::vector<std::string>& pubkeys, const std::string& p
 
 
 
-CLI::Option* add_size_option(CLI::App& app, const std::string& name, uint64_t& value, const std::string& help,
-                             uint64_t min, uint64_t max) {
+Option* add_size_option(App& app, const std::string& name, uint64_t& value, const std::string& help,
+                        uint64_t min, uint64_t max) {
   auto check = [min, max](std::string& text) -> std::string {
     try {
       uint64_t n = parse_size(text);
@@ -261,7 +179,7 @@ CLI::Option* add_size_option(CLI::App& app, const std::string& name, uint64_t& v
       return e.what();
     }
   };
-  return app.add_option(name, value, help)->transform(CLI::Validator(check, "SIZE"));
+  return app.add_option(name, value, help)->transform(check, "SIZE");
 }
 
 void check_ignores(const std::string& model, const std::vector<std::string>& ignores, bool quiet) {

@@ -2,7 +2,6 @@
 // key and policy loading.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -10,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli.hpp"
 #include "modelseal/age.hpp"
 #include "modelseal/error.hpp"
 #include "modelseal/json.hpp"
@@ -24,12 +24,12 @@ struct Audit {
   std::string log;                   // --audit-log FILE; else $MODELSEAL_AUDIT_LOG; else none
   json fields = json::object();
 };
-void add_audit_option(CLI::App& app, Audit& audit);
+void add_audit_option(App& app, Audit& audit);
 
 // Runs `body` after parsing; maps every error to one "modelseal: ..." line (plus "hint: ...")
-// and the exit status of DESIGN §7. Usage errors from CLI11 exit 2; --help exits 0. With
+// and the exit status of DESIGN §7. Usage errors exit 2; --help exits 0. With
 // `audit`, the outcome is appended to the audit log; if that fails, the run fails (exit 3).
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body, Audit* audit = nullptr);
+int run(App& app, int argc, char** argv, const std::function<int()>& body, Audit* audit = nullptr);
 
 // Prints an error the way run() does, for a tool that goes on after it.
 void print_error(const Error& e);
@@ -89,7 +89,7 @@ inline std::string count_of(size_t n, const std::string& noun) {
 }
 
 // Adds the options every program has.
-void add_common(CLI::App& app, bool& quiet);
+void add_common(App& app, bool& quiet);
 
 // Checks --ignore paths given for MODEL: a glob is a usage error (paths only), and a path that
 // names nothing in the model gets a warning on stderr (unless `quiet`).
@@ -97,7 +97,7 @@ void check_ignores(const std::string& model, const std::vector<std::string>& ign
 
 // An option holding a size (parse_size: bytes, or with a K, M, G or T suffix), checked to lie in
 // [min, max].
-CLI::Option* add_size_option(CLI::App& app, const std::string& name, uint64_t& value, const std::string& help,
-                             uint64_t min, uint64_t max);
+Option* add_size_option(App& app, const std::string& name, uint64_t& value, const std::string& help,
+                        uint64_t min, uint64_t max);
 
 }  // namespace modelseal::tool

@@ -9,7 +9,7 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Decrypt a model's NAME.age files; each plaintext is verified against the signature before it lands.",
+  tool::App app{"Decrypt a model's NAME.age files; each plaintext is verified against the signature before it lands.",
                "modelseal decrypt"};
   std::string model, out_dir, policy_file, signature, pass_file;
   std::vector<std::string> pubkeys, identities;
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--policy", policy_file, "Trust policy (JSON) the signature must verify with");
   app.add_option("-s,--signature", signature, "Signature file (default: MODEL/model.sig)");
   app.add_option("-o,--output", out_dir, "Write the plaintext (and a copy of the signature) into DIR");
-  app.add_option("--threads", threads, "Decryption threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  app.add_option("--threads", threads, "Decryption threads (default: one per core)")->check(tool::Range(1u, 1024u));
   tool::add_common(app, quiet);
   app.footer(
       "Nothing lands that does not match the signature: a tampered, swapped or re-encrypted file is refused "

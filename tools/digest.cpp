@@ -7,7 +7,7 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Print a model's root digest (sha256:HEX), as model_signing's 'digest' does.", "modelseal digest"};
+  tool::App app{"Print a model's root digest (sha256:HEX), as model_signing's 'digest' does.", "modelseal digest"};
   std::string model;
   std::vector<std::string> ignores;
   bool allow_symlinks = false, quiet = false;
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   tool::add_size_option(app, "--shard-size", shard_size,
                         "Use the 'shards' serialization with SIZE per shard (bytes, or K, M, G, T: 256M)", 1,
                         uint64_t{1} << 50);
-  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(tool::Range(1u, 1024u));
   tool::add_common(app, quiet);
   app.footer("Example:\n  $ modelseal digest ./bert\n  sha256:92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4");
   return tool::run(app, argc, argv, [&] {

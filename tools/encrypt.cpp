@@ -8,7 +8,7 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Encrypt every file a model's signature lists into NAME.age (age v1), after verifying the signature.",
+  tool::App app{"Encrypt every file a model's signature lists into NAME.age (age v1), after verifying the signature.",
                "modelseal encrypt"};
   std::string model, out_dir, policy_file, signature, recipients_file, pass_file;
   std::vector<std::string> pubkeys, recipients;

@@ -18,7 +18,7 @@ extern "C" void on_signal(int) { g_cancel.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Download a signed model over HTTPS, verifying every file as it arrives.", "modelseal fetch"};
+  tool::App app{"Download a signed model over HTTPS, verifying every file as it arrives.", "modelseal fetch"};
   std::string url, out, policy_file, max_size = "64G";
   std::vector<std::string> pubkeys, age_identities;
   std::string pass_file;
@@ -37,13 +37,13 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-http", opts.tls.insecure_http, "Allow a plain http:// URL (no TLS: anyone on the path can stall or "
                "swap the download, though not make it verify)");
   app.add_option("--max-file-size", max_size, "Refuse any file larger than SIZE (default 64G; K, M, G, T suffixes)");
-  app.add_option("--parallel", opts.parallel, "Files downloaded at once (default 4)")->check(CLI::Range(1u, 64u));
+  app.add_option("--parallel", opts.parallel, "Files downloaded at once (default 4)")->check(tool::Range(1u, 64u));
   app.add_option("--retries", opts.retries, "Retries per file after a network error (default 2)")
-      ->check(CLI::Range(0u, 20u));
+      ->check(tool::Range(0u, 20u));
   app.add_option("--connect-timeout", opts.connect_timeout, "Seconds to connect, TLS included (default 30)")
-      ->check(CLI::Range(1L, 3600L));
+      ->check(tool::Range(1L, 3600L));
   app.add_option("--timeout", opts.stall_timeout, "Drop a transfer slower than 1 KiB/s for this many seconds (default 60)")
-      ->check(CLI::Range(1L, 3600L));
+      ->check(tool::Range(1L, 3600L));
   app.add_flag("-f,--force", opts.replace,
                "Replace an existing DIR (empty, or a model signed under the same trust) atomically, once all verified");
   app.add_option("-i,--age-identity", age_identities,

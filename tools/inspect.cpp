@@ -20,7 +20,7 @@ std::string str(const json& j, const char* key) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Show what a signature bundle claims. Nothing is verified: use 'modelseal verify' for that.",
+  tool::App app{"Show what a signature bundle claims. Nothing is verified: use 'modelseal verify' for that.",
                "modelseal inspect"};
   std::string sig;
   bool as_json = false, quiet = false;

@@ -11,11 +11,11 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Generate a signing key pair: PREFIX.key (private, encrypted) and PREFIX.pub.", "modelseal keygen"};
+  tool::App app{"Generate a signing key pair: PREFIX.key (private, encrypted) and PREFIX.pub.", "modelseal keygen"};
   std::string type = "ed25519", prefix = "modelseal", pass_file, pkcs11;
   bool no_pass = false, force = false, quiet = false;
   app.add_option("-t,--type", type, "Key type: ed25519 (default), p256, p384, or x25519 (an age identity for encrypt/decrypt)")
-      ->check(CLI::IsMember({"ed25519", "p256", "p384", "x25519"}));
+      ->check(tool::IsMember({"ed25519", "p256", "p384", "x25519"}));
   auto* out_opt = app.add_option("-o,--output", prefix, "Write PREFIX.key and PREFIX.pub (default: modelseal); for x25519, the identity file NAME");
   app.add_option("--passphrase-file", pass_file, "Read the passphrase from the first line of FILE (mode 600)");
   app.add_flag("--insecure-no-passphrase", no_pass, "Write the private key unencrypted");

@@ -24,7 +24,7 @@ void print_report(const scan::FileReport& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Scan model files for code injection: pickle globals, Keras Lambda layers, malformed "
+  tool::App app{"Scan model files for code injection: pickle globals, Keras Lambda layers, malformed "
                "safetensors/GGUF/zip. Formats are recognised by content, never by file name.",
                "modelseal scan"};
   std::vector<std::string> paths;

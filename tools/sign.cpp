@@ -16,7 +16,7 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Sign a model (directory or file) in the OpenSSF Model Signing format.", "modelseal sign"};
+  tool::App app{"Sign a model (directory or file) in the OpenSSF Model Signing format.", "modelseal sign"};
   std::string model, sig, pass_file, model_name, signing_cert;
   std::vector<std::string> cert_chain;
   std::vector<std::string> keys, ignores;
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   app.add_option("--model-name", model_name,
                  "The name the signature gives the model (default: the folder's name); policies scope keys by it");
   app.add_flag("--allow-symlinks", allow_symlinks, "Hash the targets of symlinks under their link names");
-  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(tool::Range(1u, 1024u));
   tool::add_size_option(app, "--shard-size", shard_size,
                         "Sign shards of SIZE each (the OMS 'shards' serialization; bytes, or K, M, G, T: 256M)",
                         1, uint64_t{1} << 50);

@@ -11,7 +11,7 @@
 using namespace modelseal;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
+  tool::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
                "modelseal verify"};
   std::string model, sig, policy_file, model_name, identity, identity_re, issuer, trusted_root, cert_identity;
   std::vector<std::string> pubkeys, ignores, cert_roots, age_identities;
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
                "Accept files that the signature does not list (they stay unverified)");
   app.add_flag("--json", as_json, "Print a JSON report (schemas/verify-report.schema.json)");
   app.add_flag("-v,--verbose", verbose, "Print 'path: OK' or 'path: FAILED (reason)' for every file");
-  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(CLI::Range(1u, 1024u));
+  app.add_option("--threads", threads, "Hashing threads (default: one per core)")->check(tool::Range(1u, 1024u));
   bool record = false;
   app.add_flag("--record", record,
                "Once verified, record the files in this account's verification cache (MODELSEAL_CACHE_DIR), "
