@@ -36,9 +36,9 @@ std::time_t time_arg(const std::string& s, const char* flag) {
 
 int main(int argc, char** argv) {
   tool::App app{"Append a signed in-toto attestation (DSSE, Statement v1) about models, datasets or files to a\n"
-               ".intoto.jsonl bundle. Directories and models are named by their OMS root digest\n"
-               "(as 'modelseal digest' prints it).",
-               "modelseal attest"};
+                ".intoto.jsonl bundle. Directories and models are named by their OMS root digest\n"
+                "(as 'modelseal digest' prints it).",
+                "modelseal attest"};
   std::vector<std::string> subjects, files, keys, ignores, datasets, base_models, metrics, thresholds;
   std::string output, pass_file, build_type, builder_id, ext_params, started, finished, invocation;
   std::string approve, approver, comment, result, url, predicate_type, predicate_file;

@@ -10,8 +10,8 @@ using namespace modelseal;
 
 int main(int argc, char** argv) {
   tool::App app{"Check a modelseal audit log: every line's JSON, sequence number and the SHA-256 of the line "
-               "before it.",
-               "modelseal audit"};
+                "before it.",
+                "modelseal audit"};
   bool quiet = false, as_json = false;
   std::string log;
   tool::add_common(app, quiet);

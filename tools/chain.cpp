@@ -42,8 +42,8 @@ void print_text(const ChainReport& r) {
 
 int main(int argc, char** argv) {
   tool::App app{"Verify a release's chain of attestations against a signed layout (modelseal-layout(5)),\n"
-               "or sign a layout.",
-               "modelseal chain"};
+                "or sign a layout.",
+                "modelseal chain"};
   bool quiet = false;
   tool::Audit audit;
   tool::add_audit_option(app, audit);

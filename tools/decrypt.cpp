@@ -10,7 +10,7 @@ using namespace modelseal;
 
 int main(int argc, char** argv) {
   tool::App app{"Decrypt a model's NAME.age files; each plaintext is verified against the signature before it lands.",
-               "modelseal decrypt"};
+                "modelseal decrypt"};
   std::string model, out_dir, policy_file, signature, pass_file;
   std::vector<std::string> pubkeys, identities;
   bool passphrase = false, quiet = false;

@@ -9,7 +9,7 @@ using namespace modelseal;
 
 int main(int argc, char** argv) {
   tool::App app{"Encrypt every file a model's signature lists into NAME.age (age v1), after verifying the signature.",
-               "modelseal encrypt"};
+                "modelseal encrypt"};
   std::string model, out_dir, policy_file, signature, recipients_file, pass_file;
   std::vector<std::string> pubkeys, recipients;
   bool passphrase = false, remove_plaintext = false, armor = false, quiet = false;

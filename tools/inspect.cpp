@@ -21,7 +21,7 @@ std::string str(const json& j, const char* key) {
 
 int main(int argc, char** argv) {
   tool::App app{"Show what a signature bundle claims. Nothing is verified: use 'modelseal verify' for that.",
-               "modelseal inspect"};
+                "modelseal inspect"};
   std::string sig;
   bool as_json = false, quiet = false;
   app.add_option("SIG", sig, "Signature bundle (model.sig)")->required();

@@ -25,8 +25,8 @@ void print_report(const scan::FileReport& r) {
 
 int main(int argc, char** argv) {
   tool::App app{"Scan model files for code injection: pickle globals, Keras Lambda layers, malformed "
-               "safetensors/GGUF/zip. Formats are recognised by content, never by file name.",
-               "modelseal scan"};
+                "safetensors/GGUF/zip. Formats are recognised by content, never by file name.",
+                "modelseal scan"};
   std::vector<std::string> paths;
   bool as_json = false, quiet = false;
   app.add_option("PATH", paths, "Files or directories (scanned recursively)")->required();

@@ -12,7 +12,7 @@ using namespace modelseal;
 
 int main(int argc, char** argv) {
   tool::App app{"Verify a model (directory or file) against its OpenSSF Model Signing signature.",
-               "modelseal verify"};
+                "modelseal verify"};
   std::string model, sig, policy_file, model_name, identity, identity_re, issuer, trusted_root, cert_identity;
   std::vector<std::string> pubkeys, ignores, cert_roots, age_identities;
   bool allow_symlinks = false, old_allow_symlinks = false, ignore_unsigned = false, as_json = false, verbose = false,
