@@ -102,11 +102,15 @@ def normalize(line):
 
 def make_clone(source, build, into):
     """A copy of the source tree in INTO/modelseal, as a clone would be after `.ci/setup`: the
-    tracked-looking files (no .git, no build folders) and `build` pointing at the build to test.
-    Returns its path."""
+    tracked-looking files (no .git, no build folders, not the fuzzing corpus: no command in the
+    README reads it, and its ~70,000 files took most of this test's time) and `build` pointing at
+    the build to test. Returns its path."""
     root = os.path.join(into, "modelseal")
+    fuzz = os.path.join(os.path.abspath(source), "tests", "fuzz")
 
     def ignore(folder, names):
+        if os.path.abspath(folder) == fuzz:
+            return [n for n in names if n == "corpus" or n == "__pycache__"]
         if os.path.abspath(folder) != os.path.abspath(source):
             return [n for n in names if n == "__pycache__"]
         return [n for n in names if n.startswith("build") or n.startswith(".git") or n == "__pycache__"]
