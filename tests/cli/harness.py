@@ -20,7 +20,7 @@ def shim_preload():
     runtime = os.environ.get("MODELSEAL_PRELOAD_RUNTIME")
     env = {"LD_PRELOAD": SHIM}
     if runtime:
-        env = {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:handle_sigill=1"}
+        env = {"LD_PRELOAD": runtime + ":" + SHIM, "ASAN_OPTIONS": os.environ["MODELSEAL_PRELOAD_ASAN_OPTIONS"]}
     if CACHE_DIR:
         env["MODELSEAL_CACHE_DIR"] = CACHE_DIR
     return env
